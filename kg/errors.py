@@ -1,0 +1,29 @@
+"""The few ways msc-kg refuses work, each with a message a person can act on."""
+
+
+class KGError(Exception):
+    """Base of every error msc-kg raises on purpose."""
+
+
+class DataParseError(KGError):
+    """An RDF file (or posted document) does not parse; names the file, line and column."""
+
+    def __init__(self, source, message, line=None, column=None):
+        self.source = str(source)
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = self.source
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+
+class QueryError(KGError):
+    """A SPARQL query is malformed or asks for something refused."""
+
+
+class UsageError(KGError):
+    """A command was called with arguments that do not fit."""
