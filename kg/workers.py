@@ -1,0 +1,145 @@
+"""A pool of worker processes for work that must be stoppable.
+
+Neither rdflib nor pyoxigraph can cancel a running query and Python threads cannot be
+killed, so each query runs in a pre-started process. When a query runs past its deadline
+the process is killed (a few milliseconds) and a fresh one is started in the background,
+while the other workers keep answering.
+"""
+
+import logging
+import multiprocessing
+import queue
+import resource
+import signal
+import threading
+import time
+
+from kg.errors import KGError
+
+log = logging.getLogger(__name__)
+
+
+class PoolBusy(KGError):
+    """Every worker stayed busy until the request's deadline."""
+
+
+class WorkTimeout(KGError):
+    """The work ran past its deadline and its worker was killed."""
+
+
+class WorkerCrashed(KGError):
+    """The worker died while working (killed from outside, out of memory, a crash in native code)."""
+
+
+def _worker_main(conn, init, init_args, handle, memory_limit):
+    # Ctrl-C goes to the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_limit:
+        # A runaway query should kill its worker, not the machine.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    state = init(*init_args)
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(handle(state, job))
+
+
+class _Worker:
+    def __init__(self, context, init, init_args, handle, memory_limit, start_timeout):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child, init, init_args, handle, memory_limit), daemon=True
+        )
+        self.process.start()
+        child.close()
+        try:
+            ready = self.conn.poll(start_timeout) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise WorkerCrashed(f"a worker did not start within {start_timeout} s")
+
+    def kill(self):
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """`size` processes, each running `init(*init_args)` once and then `handle(state, job)` per job.
+
+    `init` and `handle` must be importable module-level functions (workers are spawned, not
+    forked, because forking a threaded web server is unsafe).
+    """
+
+    def __init__(self, init, init_args=(), handle=None, size=2, memory_limit=None, start_timeout=300):
+        self._context = multiprocessing.get_context("spawn")
+        self._spec = (init, tuple(init_args), handle, memory_limit, start_timeout)
+        self._idle = queue.Queue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._workers = set()
+        starters = [threading.Thread(target=self._add_worker) for _ in range(size)]
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
+        if self._idle.qsize() < size:
+            self.close()
+            raise WorkerCrashed("the query workers could not be started; see the log for why")
+        self.size = size
+
+    def _add_worker(self):
+        try:
+            worker = _Worker(self._context, *self._spec)
+        except (WorkerCrashed, OSError) as exc:
+            log.error("starting a worker failed: %s", exc)
+            return
+        with self._lock:
+            if self._closed:
+                worker.kill()
+                return
+            self._workers.add(worker)
+        self._idle.put(worker)
+
+    def _replace(self, worker):
+        with self._lock:
+            self._workers.discard(worker)
+        worker.kill()
+        if not self._closed:
+            threading.Thread(target=self._add_worker, daemon=True).start()
+
+    def run(self, job, timeout):
+        """The worker's answer to `job`, or PoolBusy / WorkTimeout / WorkerCrashed within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        try:
+            worker = self._idle.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            raise PoolBusy(f"every query worker stayed busy for {timeout:g} s") from None
+        try:
+            worker.conn.send(job)
+            if worker.conn.poll(max(deadline - time.monotonic(), 0)):
+                answer = worker.conn.recv()
+                self._idle.put(worker)
+                return answer
+        except (EOFError, OSError):
+            self._replace(worker)
+            raise WorkerCrashed("the query worker died while running the query") from None
+        self._replace(worker)
+        raise WorkTimeout(f"stopped after {timeout:g} s")
+
+    @property
+    def idle(self):
+        return self._idle.qsize()
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+            self._workers.clear()
+        for worker in workers:
+            worker.kill()
