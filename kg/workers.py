@@ -37,7 +37,12 @@ def _worker_main(conn, init, init_args, handle, memory_limit):
     if memory_limit:
         # A runaway query should kill its worker, not the machine.
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    state = init(*init_args)
+    try:
+        state = init(*init_args)
+    except KGError as exc:
+        # Say why (a data file that does not parse, say) instead of dying without a word.
+        conn.send(("failed", str(exc)))
+        return
     conn.send("ready")
     while True:
         try:
@@ -56,12 +61,13 @@ class _Worker:
         self.process.start()
         child.close()
         try:
-            ready = self.conn.poll(start_timeout) and self.conn.recv() == "ready"
+            message = self.conn.recv() if self.conn.poll(start_timeout) else None
         except (EOFError, OSError):
-            ready = False
-        if not ready:
+            message = ("failed", "the worker process exited while starting")
+        if message != "ready":
             self.kill()
-            raise WorkerCrashed(f"a worker did not start within {start_timeout} s")
+            reason = message[1] if message else f"it did not start within {start_timeout} s"
+            raise WorkerCrashed(reason)
 
     def kill(self):
         self.process.kill()
@@ -83,6 +89,7 @@ class WorkerPool:
         self._closed = False
         self._lock = threading.Lock()
         self._workers = set()
+        self.start_error = None
         starters = [threading.Thread(target=self._add_worker) for _ in range(size)]
         for thread in starters:
             thread.start()
@@ -90,7 +97,7 @@ class WorkerPool:
             thread.join()
         if self._idle.qsize() < size:
             self.close()
-            raise WorkerCrashed("the query workers could not be started; see the log for why")
+            raise WorkerCrashed(f"the query workers could not be started: {self.start_error}")
         self.size = size
 
     def _add_worker(self):
@@ -98,6 +105,7 @@ class WorkerPool:
             worker = _Worker(self._context, *self._spec)
         except (WorkerCrashed, OSError) as exc:
             log.error("starting a worker failed: %s", exc)
+            self.start_error = str(exc)
             return
         with self._lock:
             if self._closed:

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from kg.errors import KGError
 from kg.workers import PoolBusy, WorkerCrashed, WorkerPool, WorkTimeout
 
 
@@ -95,6 +96,15 @@ def test_every_worker_busy_until_the_deadline_is_pool_busy(pool):
     wait_for_idle(pool, 2)
 
 
-def test_a_worker_that_cannot_start_fails_the_pool_with_a_clear_error():
-    with pytest.raises(WorkerCrashed, match="could not be started"):
-        WorkerPool(os.path.join, (), handle, size=1, start_timeout=5)
+def refuse_to_start():
+    raise KGError("data/studies/x.ttl:3:14: expected '.'")
+
+
+@pytest.mark.parametrize(
+    ("init", "reason"),
+    [(refuse_to_start, "data/studies/x.ttl:3:14: expected '.'"), (os.path.join, "exited while starting")],
+)
+def test_a_worker_that_cannot_start_fails_the_pool_saying_why(init, reason):
+    with pytest.raises(WorkerCrashed, match="could not be started") as caught:
+        WorkerPool(init, (), handle, size=1, start_timeout=5)
+    assert reason in str(caught.value)
