@@ -37,8 +37,19 @@ def display_path(path):
         return str(path)
 
 
+# Files in these formats name their own graphs; every other file is one graph of its own.
+QUAD_FORMATS = {".nq": "nquads", ".trig": "trig"}
+TRIPLE_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".owl": "xml"}
+
+
+def rdflib_format(path):
+    suffix = Path(path).suffix.lower()
+    return QUAD_FORMATS.get(suffix) or TRIPLE_FORMATS.get(suffix, "turtle")
+
+
 def parse_file(path, graph=None):
-    """Parse one Turtle file, turning any syntax error into a DataParseError with line and column."""
+    """Parse one RDF file (Turtle unless its extension says otherwise), turning any syntax error
+    into a DataParseError with line and column."""
     graph = Graph() if graph is None else graph
     path = Path(path)
     try:
@@ -48,7 +59,7 @@ def parse_file(path, graph=None):
     except OSError as exc:
         raise DataParseError(display_path(path), exc.strerror or str(exc)) from None
     try:
-        graph.parse(data=text, format="turtle", publicID=path.resolve().as_uri())
+        graph.parse(data=text, format=rdflib_format(path), publicID=path.resolve().as_uri())
     except BadSyntax as exc:
         raw = exc._str.decode("utf-8", "replace") if isinstance(exc._str, bytes) else exc._str
         column = exc._i - raw.rfind("\n", 0, exc._i)
@@ -64,7 +75,10 @@ def load_dataset(files=None):
     for prefix, namespace in PREFIXES.items():
         dataset.bind(prefix, namespace)
     for path in default_files() if files is None else files:
-        parse_file(path, dataset.graph(graph_name(path)))
+        if Path(path).suffix.lower() in QUAD_FORMATS:
+            parse_file(path, dataset)
+        else:
+            parse_file(path, dataset.graph(graph_name(path)))
     return dataset
 
 

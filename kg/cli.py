@@ -1,0 +1,102 @@
+"""The kg command: validate, build and query the knowledge graph.
+
+Exit codes: 0 success, 1 the data does not conform, 2 usage, parse or query errors.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from kg import sparql
+from kg.build import build
+from kg.errors import KGError, UsageError
+from kg.store import KINDS, open_store
+from kg.validation import validate
+
+OK, VIOLATIONS, ERROR = 0, 1, 2
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on bad arguments and 0 on --help; main returns codes instead of exiting.
+        return exc.code if isinstance(exc.code, int) else ERROR
+    try:
+        return args.run(args)
+    except KGError as exc:
+        print(exc, file=sys.stderr)
+        return ERROR
+    except BrokenPipeError:
+        # `kg query ... | head` closes stdout early; say nothing more and let the exit be quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ERROR
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="kg", description="The msc-kg knowledge graph.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check the data against the SHACL shapes")
+    validate.add_argument("files", nargs="*", metavar="FILE", help="Turtle files (default: all data)")
+    validate.add_argument("--format", choices=("text", "json", "turtle"), default="text")
+    validate.set_defaults(run=run_validate)
+
+    dumps = commands.add_parser("build", help="write the dumps and the VoID description")
+    dumps.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into")
+    dumps.set_defaults(run=run_build)
+
+    query = commands.add_parser("query", help="run a read-only SPARQL query over the dataset")
+    source = query.add_mutually_exclusive_group(required=True)
+    source.add_argument("sparql", nargs="?", metavar="SPARQL", help="the query text")
+    source.add_argument("-f", "--file", metavar="FILE", help="read the query from FILE ('-' for stdin)")
+    query.add_argument("--format", choices=sparql.NAMES, default=sparql.TABLE,
+                       help="output format (default: table)")
+    query.add_argument("--store", choices=KINDS, default=KINDS[0], help="backend (default: oxigraph)")
+    query.set_defaults(run=run_query)
+    return parser
+
+
+def run_validate(args):
+    report = validate(args.files or None)
+    if args.format == "json":
+        output = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+    elif args.format == "turtle":
+        output = report.to_turtle()
+    else:
+        output = report.to_text()
+    _print(output)
+    return OK if report.conforms else VIOLATIONS
+
+
+def run_build(args):
+    for path in build(args.output):
+        print(path)
+    return OK
+
+
+def run_query(args):
+    text = args.sparql if args.file is None else _read_query(args.file)
+    result = open_store(args.store).query(text)
+    _print(sparql.serialize(result, args.format))
+    return OK
+
+
+def _read_query(name):
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        with open(name, encoding="utf-8") as stream:
+            return stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{name}: cannot read the query: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _print(text):
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

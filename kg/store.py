@@ -1,0 +1,313 @@
+"""A read-only SPARQL store over the dataset, one named graph per source file, with two backends.
+
+"oxigraph" (pyoxigraph, the default) is fast and can live on disk; "memory" (an rdflib Dataset) is the
+reference the tests hold it to. Both answer with the same Result and refuse the same queries.
+"""
+
+import re
+from dataclasses import dataclass, replace
+from itertools import islice
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib.plugins.sparql
+from pyparsing import ParseException, ParseResults
+from rdflib import BNode, Literal, URIRef, Variable
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+from rdflib.namespace import OWL, RDF, RDFS, XSD
+from rdflib.plugins.sparql.algebra import translateQuery
+from rdflib.plugins.sparql.parser import expandUnicodeEscapes, parseQuery, parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+
+from kg import config, dataset, formats
+from kg.errors import DataParseError, QueryError, UsageError
+from kg.namespaces import PREFIXES
+
+# rdflib fetches a FROM / FROM NAMED graph it does not hold from the file system or the web; with
+# this off it treats the IRI as a graph name only, as oxigraph does. Nothing in msc-kg wants the fetch.
+rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+
+SELECT, ASK, GRAPH = "select", "ask", "graph"
+KINDS = ("oxigraph", "memory")
+# What queries may use undeclared and what output abbreviates: the project's prefixes and the W3C's own.
+KNOWN_PREFIXES = {
+    "rdf": str(RDF), "rdfs": str(RDFS), "xsd": str(XSD), "owl": str(OWL),
+    **{prefix: str(namespace) for prefix, namespace in PREFIXES.items()},
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query answer in rdflib terms: rows for SELECT, a boolean for ASK, triples for CONSTRUCT/DESCRIBE."""
+
+    kind: str
+    variables: tuple = ()
+    rows: tuple = ()  # one tuple per solution, aligned with variables; None where unbound
+    boolean: bool | None = None
+    triples: tuple = ()
+
+    def __len__(self):
+        return len(self.triples) if self.kind == GRAPH else len(self.rows)
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str
+    tree: ParseResults
+    default_graphs: tuple
+    named_graphs: tuple
+
+
+def open_store(kind="oxigraph", files=None, path=None, read_only=False):
+    """A store holding files (default: dataset.default_files()), in memory or, for oxigraph, at path.
+
+    read_only opens the oxigraph store already at path as it is and loads nothing: any number of
+    processes may do so while one holds it open to write, which allows no second writer.
+    """
+    if read_only and (kind != "oxigraph" or path is None or files is not None):
+        raise UsageError("only an oxigraph store on disk opens read-only, and it takes no files")
+    files = dataset.default_files() if files is None else [Path(f) for f in files]
+    if kind == "oxigraph":
+        return OxigraphStore(files, path, read_only)
+    if kind == "memory":
+        if path is not None:
+            raise UsageError("the memory store cannot be kept on disk; use --store oxigraph")
+        return MemoryStore(files)
+    raise UsageError(f"unknown store {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+class Store:
+    kind = None
+
+    def query(self, text, default_graphs=(), named_graphs=(), limit=None):
+        """Run a read-only SPARQL query; the default graph is the union of the named graphs.
+
+        Relative IRIs resolve against config.BASE; rdf, rdfs, xsd, owl and the project's prefixes need
+        no PREFIX line. default_graphs / named_graphs are the protocol's default-graph-uri and
+        named-graph-uri: they replace the query's FROM / FROM NAMED. With a limit, at most limit + 1
+        rows (or triples) are read: one more than wanted tells the caller the answer was cut.
+        """
+        query = prepare(text)
+        if default_graphs or named_graphs:
+            query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
+                            named_graphs=tuple(URIRef(g) for g in named_graphs))
+        result = self._run(query, None if limit is None else limit + 1)
+        if result.kind != SELECT or query.tree[1].projection:
+            return result
+        # SELECT * leaves the column order open, and the backends differ; first use in the text it is.
+        first = {}
+        for node in _walk(query.tree):
+            if isinstance(node, Variable):
+                first.setdefault(str(node), len(first))
+        order = sorted(range(len(result.variables)), key=lambda i: first.get(result.variables[i], len(first)))
+        return Result(SELECT, variables=tuple(result.variables[i] for i in order),
+                      rows=tuple(tuple(row[i] for i in order) for row in result.rows))
+
+    def graphs(self):
+        return sorted(self.graph_sizes())
+
+    def graph_sizes(self):
+        """{named graph IRI: its number of triples}."""
+        raise NotImplementedError
+
+    def __len__(self):
+        """Triples over all named graphs; a triple stated in two files counts twice here."""
+        return sum(self.graph_sizes().values())
+
+    def dump(self, name, merged=False):
+        """The dataset as bytes in the RDF format called name: a graph per file where the format has
+        named graphs, unless merged; otherwise the merged graph (a triple in two files once)."""
+        raise NotImplementedError
+
+    def _run(self, query, most):
+        raise NotImplementedError
+
+
+OXIGRAPH_FORMATS = {".nq": ox.RdfFormat.N_QUADS, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES,
+                    ".rdf": ox.RdfFormat.RDF_XML, ".owl": ox.RdfFormat.RDF_XML}
+
+
+class OxigraphStore(Store):
+    kind = "oxigraph"
+
+    def __init__(self, files, path=None, read_only=False):
+        try:
+            if path is None:
+                self._store = ox.Store()
+            else:
+                self._store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+        except OSError as exc:
+            raise UsageError(f"cannot open the store at {path}: {exc}") from None
+        if not read_only:
+            self._load(files)
+        self._sizes = {
+            URIRef(g.value): sum(1 for _ in self._store.quads_for_pattern(None, None, None, g))
+            for g in self._store.named_graphs()
+        }
+
+    def _load(self, files):
+        # On disk, a previous run's graphs would otherwise outlive files since removed.
+        self._store.clear()
+        for file in files:
+            options = {"format": OXIGRAPH_FORMATS.get(file.suffix.lower(), ox.RdfFormat.TURTLE)}
+            if file.suffix.lower() not in dataset.QUAD_FORMATS:
+                options["to_graph"] = ox.NamedNode(dataset.graph_name(file))
+                self._store.add_graph(options["to_graph"])
+            try:
+                self._store.load(path=str(file), base_iri=file.resolve().as_uri(), **options)
+            except SyntaxError as exc:
+                reason = re.sub(r"^Parser error (at|between) .*?: ", "", exc.msg)
+                raise DataParseError(dataset.display_path(file), reason, exc.lineno, exc.offset) from None
+            except OSError as exc:
+                raise DataParseError(dataset.display_path(file), exc.strerror or str(exc)) from None
+        # use_default_graph_as_union counts a triple stated in two files twice, where the RDF merge
+        # (and rdflib) count it once; a copy of every triple in the default graph is the merge.
+        self._store.extend([ox.Quad(q.subject, q.predicate, q.object) for q in self._store])
+
+    def graph_sizes(self):
+        return dict(self._sizes)
+
+    def dump(self, name, merged=False):
+        fmt = formats.by_name(name)
+        if fmt is None or fmt.kind != formats.RDF:
+            names = ", ".join(f.name for f in formats.rdf_formats())
+            raise UsageError(f"{name!r} is not an RDF format; choose one of {names}")
+        if merged or not fmt.named_graphs:
+            merge = ox.DefaultGraph()
+            return self._store.dump(format=fmt.oxigraph, from_graph=merge, prefixes=KNOWN_PREFIXES)
+        quads = (q for q in self._store if not isinstance(q.graph_name, ox.DefaultGraph))
+        return ox.serialize(quads, format=fmt.oxigraph, prefixes=KNOWN_PREFIXES)
+
+    def _run(self, query, most):
+        options = {}
+        if query.default_graphs or query.named_graphs:
+            options = {"default_graph": [ox.NamedNode(g) for g in query.default_graphs],
+                       "named_graphs": [ox.NamedNode(g) for g in query.named_graphs]}
+        answer = _oxigraph_query(self._store, query.text, **options)
+        if isinstance(answer, ox.QueryBoolean):
+            return Result(ASK, boolean=bool(answer))
+        if isinstance(answer, ox.QueryTriples):
+            triples = islice(answer, most)
+            return Result(GRAPH, triples=tuple(tuple(_term(t) for t in triple) for triple in triples))
+        variables = tuple(v.value for v in answer.variables)
+        rows = tuple(tuple(_term(solution[v]) for v in variables) for solution in islice(answer, most))
+        return Result(SELECT, variables=variables, rows=rows)
+
+
+class MemoryStore(Store):
+    kind = "memory"
+
+    def __init__(self, files):
+        self._files = files
+        self._dataset = dataset.load_dataset(files)
+
+    def graph_sizes(self):
+        graphs = self._dataset.graphs()
+        return {g.identifier: len(g) for g in graphs if g.identifier != DATASET_DEFAULT_GRAPH_ID}
+
+    def dump(self, name, merged=False):
+        # rdflib's Turtle and TriG writers respell literals ("7"^^xsd:decimal becomes 7.0); oxigraph's
+        # write them as the data does, and reading the files again takes milliseconds.
+        return OxigraphStore(self._files).dump(name, merged)
+
+    def _run(self, query, most):
+        # rdflib accepts some queries SPARQL forbids (an ungrouped variable beside COUNT); let oxigraph's
+        # stricter parser, on an empty store, decide so both backends refuse the same queries.
+        _oxigraph_query(ox.Store(), query.text)
+        prepared = translateQuery(query.tree, base=config.BASE, initNs=KNOWN_PREFIXES)
+        if prepared.algebra.name == "ConstructQuery" and prepared.algebra.template is None:
+            # rdflib leaves CONSTRUCT WHERE { ... } without a template and then fails on it; the short
+            # form's template is its one basic graph pattern.
+            bgp = next(n for n in _walk(prepared.algebra) if isinstance(n, CompValue) and n.name == "BGP")
+            prepared.algebra["template"] = list(bgp.triples)
+        if query.default_graphs or query.named_graphs:
+            prepared.algebra["datasetClause"] = (
+                [CompValue("DatasetClause", default=g) for g in query.default_graphs]
+                + [CompValue("DatasetClause", named=g) for g in query.named_graphs]
+            )
+        answer = self._dataset.query(prepared)
+        if answer.type == "ASK":
+            return Result(ASK, boolean=bool(answer.askAnswer))
+        if answer.type in ("CONSTRUCT", "DESCRIBE"):
+            return Result(GRAPH, triples=tuple(islice(answer.graph, most)))
+        return Result(SELECT, variables=tuple(str(v) for v in answer.vars),
+                      rows=tuple(tuple(row) for row in islice(answer, most)))
+
+
+def prepare(text):
+    """Parse a query and refuse what a read-only store must not run; the text both backends will see."""
+    # SPARQL applies \\u escapes before parsing; rdflib does, oxigraph only inside strings and IRIs.
+    # Expanding them here gives both parsers the same characters, so a SERVICE hidden from one by an
+    # escape is not run by the other.
+    previous = None
+    while text != previous:
+        previous, text = text, expandUnicodeEscapes(text)
+    try:
+        tree = parseQuery(text)
+    except ParseException as exc:
+        try:
+            parseUpdate(text)
+        except ParseException:
+            found = (exc.line[exc.col - 1:].split() or ["end of line"])[0]
+            raise QueryError(f"malformed query at line {exc.lineno}, column {exc.col}: {exc.msg}, "
+                             f"found {found!r}") from None
+        raise QueryError("the store is read-only: INSERT, DELETE, LOAD, CLEAR... are refused") from None
+    except RecursionError:
+        raise QueryError("the query is nested too deeply to parse") from None
+    if any(isinstance(n, CompValue) and n.name == "ServiceGraphPattern" for n in _walk(tree)):
+        raise QueryError("SERVICE is refused: queries run on the local dataset only")
+    # CompValue.get returns the key itself when it is missing; attribute access returns None.
+    clauses = tree[1].datasetClause or []
+    return _Query(
+        text=text,
+        tree=tree,
+        default_graphs=tuple(c.default for c in clauses if c.default is not None),
+        named_graphs=tuple(c.named for c in clauses if c.named is not None),
+    )
+
+
+def _walk(node):
+    yield node
+    if isinstance(node, CompValue):
+        children = node.values()
+    elif isinstance(node, (ParseResults, list, tuple)):
+        children = node
+    else:
+        return
+    for child in children:
+        yield from _walk(child)
+
+
+def _oxigraph_query(store, text, **options):
+    try:
+        return store.query(text, base_iri=config.BASE, prefixes=KNOWN_PREFIXES, **options)
+    except SyntaxError as exc:
+        raise QueryError(_tidy(str(exc))) from None
+
+
+def _tidy(message):
+    """Oxigraph's "error at 1:26: expected one of ..." without the character classes it lists."""
+    match = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
+    if not match:
+        return message.splitlines()[0]
+    line, column, detail = match.groups()
+    detail = re.sub(r"\[[^\]]*\]", "", detail.replace("\n", " "))
+    detail = re.sub(r"(,\s*)+(?=,|$)", "", detail).strip(" ,")
+    return f"malformed query at line {line}, column {column}: {detail}"
+
+
+def _term(term):
+    """An oxigraph term as the rdflib term the memory store would give."""
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        # rdflib parses "x" as an untyped literal, which is a different term from "x"^^xsd:string.
+        return Literal(term.value, datatype=None if datatype == str(XSD.string) else datatype)
+    raise QueryError(f"RDF 1.2 triple terms are not supported: {term}")
