@@ -13,6 +13,7 @@ from kg.build import build
 from kg.errors import KGError, UsageError
 from kg.store import KINDS, open_store
 from kg.validation import validate
+from kg.web import server
 
 OK, VIOLATIONS, ERROR = 0, 1, 2
 
@@ -56,6 +57,10 @@ def build_parser():
                        help="output format (default: table)")
     query.add_argument("--store", choices=KINDS, default=KINDS[0], help="backend (default: oxigraph)")
     query.set_defaults(run=run_query)
+
+    serve = commands.add_parser("serve", help="start the web server and SPARQL endpoint")
+    server.add_arguments(serve)
+    serve.set_defaults(run=server.run)
     return parser
 
 

@@ -106,6 +106,9 @@ class Store:
     def graphs(self):
         return sorted(self.graph_sizes())
 
+    def close(self):
+        """Release the store (an on-disk oxigraph store can then be opened by other processes)."""
+
     def graph_sizes(self):
         """{named graph IRI: its number of triples}."""
         raise NotImplementedError
@@ -166,6 +169,10 @@ class OxigraphStore(Store):
 
     def graph_sizes(self):
         return dict(self._sizes)
+
+    def close(self):
+        # pyoxigraph has no close(): dropping the last reference releases an on-disk store's lock.
+        self._store = None
 
     def dump(self, name, merged=False):
         fmt = formats.by_name(name)

@@ -1,0 +1,172 @@
+"""What a query worker does: open the store once, then turn each query job into bytes ready to send.
+
+Everything that can take long or blow up on hostile input (parsing, evaluation, serializing)
+happens here, inside a worker process the web server can kill. The web layer only checks the
+request's shape and relays the answer.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from kg import formats, negotiation, sparql
+from kg.errors import KGError, QueryError
+from kg.store import ASK, GRAPH, Result, open_store
+
+# Offered in this order: the first is what a client that accepts anything gets.
+OFFERS = {
+    "select": ("json", "xml", "csv", "tsv"),
+    "ask": ("json", "xml"),
+    "graph": ("turtle", "jsonld", "ntriples", "rdfxml"),
+}
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Job:
+    query: str
+    accept: str | None = None
+    format: str | None = None  # a ?format= override: a name, an extension or a media type
+    default_graphs: tuple = ()
+    named_graphs: tuple = ()
+    max_rows: int = 10_000
+    max_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    media_type: str | None = None
+    body: bytes = b""
+    message: str | None = None
+    truncated: str | None = None  # why the answer was cut short, for the Results-Truncated header
+    headers: dict = field(default_factory=dict)
+
+
+def open_for_worker(kind, files, path):
+    """The `init` of each query worker. An on-disk store was loaded once by the server; a worker
+    opens it read-only, since only one process may hold it open for writing."""
+    if path is not None:
+        return open_store(kind, path=path, read_only=True)
+    return open_store(kind, files=files)
+
+
+def answer(store, job):
+    """The `handle` of each query worker: never raises, every outcome is an Answer."""
+    if job == "stats":
+        return _stats(store)
+    try:
+        result = store.query(job.query, default_graphs=job.default_graphs,
+                             named_graphs=job.named_graphs, limit=job.max_rows)
+    except QueryError as exc:
+        return Answer(400, message=str(exc))
+    except RecursionError:
+        return Answer(400, message="the query is nested too deeply to parse")
+    except KGError as exc:
+        return Answer(400, message=str(exc))
+    fmt = _pick_format(result, job)
+    if isinstance(fmt, Answer):
+        return fmt
+    return _render(result, fmt, job)
+
+
+def _pick_format(result, job):
+    offers = [formats.by_name(name) for name in OFFERS[result.kind]]
+    if job.format:
+        wanted = (formats.by_name(job.format) or formats.by_extension(job.format)
+                  or formats.by_media_type(job.format))
+        if wanted in offers:
+            return wanted
+        return Answer(406, message=f"format={job.format} does not fit this {_form(result)} query; "
+                      f"choose one of {', '.join(f.name for f in offers)}")
+    try:
+        chosen = negotiation.choose(job.accept, [f.media_type for f in offers])
+    except negotiation.AcceptError as exc:
+        return Answer(400, message=str(exc))
+    if chosen is None:
+        return Answer(406, message=f"none of the formats of a {_form(result)} answer is acceptable: "
+                      f"{', '.join(f.media_type for f in offers)}")
+    return formats.by_media_type(chosen)
+
+
+def _form(result):
+    return {"select": "SELECT", "ask": "ASK", "graph": "CONSTRUCT/DESCRIBE"}[result.kind]
+
+
+def _render(result, fmt, job):
+    truncated = None
+    if len(result) > job.max_rows:
+        truncated = f"rows; limit={job.max_rows}"
+        result = _first(result, job.max_rows)
+    body = _serialize(result, fmt, truncated)
+    # Halve the answer until it fits the byte limit; the client is told, never silently short-changed.
+    while len(body) > job.max_bytes and len(result) > 0:
+        truncated = f"bytes; limit={job.max_bytes}"
+        result = _first(result, len(result) // 2)
+        body = _serialize(result, fmt, truncated)
+    if len(body) > job.max_bytes:
+        return Answer(500, message=f"even an empty answer is over the {job.max_bytes}-byte limit")
+    media_type = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
+    return Answer(200, media_type, body, truncated=truncated)
+
+
+def _first(result, count):
+    if result.kind == GRAPH:
+        return Result(GRAPH, triples=result.triples[:count])
+    return Result(result.kind, variables=result.variables, rows=result.rows[:count], boolean=result.boolean)
+
+
+def _serialize(result, fmt, truncated):
+    """The answer in fmt, saying in the body that it was truncated where the format has room for it."""
+    if fmt.name == "json" and result.kind != GRAPH:
+        document = sparql.results_json(result)
+        if truncated and result.kind != ASK:
+            document["truncated"] = truncated
+        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+    text = sparql.serialize(result, fmt.name)
+    if truncated and fmt.name in ("turtle", "ntriples"):
+        text = f"# Truncated: {truncated}. Narrow the query or page it with LIMIT/OFFSET.\n" + text
+    if truncated and fmt.name in ("xml", "rdfxml"):
+        declaration, _, rest = text.partition("?>")
+        text = f"{declaration}?>\n<!-- Truncated: {truncated}. -->{rest}" if rest else text
+    return text.encode("utf-8")
+
+
+def _stats(store):
+    counts = store.graph_sizes()
+    union = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows[0][0]
+    return {"graphs": {str(g): n for g, n in counts.items()}, "default_triples": int(union)}
+
+
+def nesting_depth(query):
+    """How deep (), {} and [] nest outside strings, IRIs and comments: a cheap guard run before parsing."""
+    depth = deepest = 0
+    quote = None
+    i, n = 0, len(query)
+    while i < n:
+        char = query[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif query.startswith(quote, i):
+                i += len(quote) - 1
+                quote = None
+        elif char == "#":
+            end = query.find("\n", i)
+            i = n if end < 0 else end
+        elif char in "\"'":
+            quote = query[i:i + 3] if query[i:i + 3] in ('"""', "'''") else char
+            i += len(quote) - 1
+        elif char == "<" and _looks_like_iri(query, i):
+            i = query.index(">", i)
+        elif char in "({[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")}]":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def _looks_like_iri(query, i):
+    end = query.find(">", i)
+    return end > i and not any(c in query[i + 1:end] for c in ' \t\n{}"<')

@@ -1,0 +1,1 @@
+"""The web server: the only part of msc-kg that imports Flask (kg.web.app and its blueprints)."""

@@ -1,0 +1,56 @@
+"""The Flask application factory."""
+
+import atexit
+import logging
+
+from flask import Flask
+
+from kg import dataset
+from kg.endpoint import answer, open_for_worker
+from kg.store import open_store
+from kg.web import errors, sparql
+from kg.workers import WorkerPool
+
+# Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
+DEFAULTS = {
+    "STORE": "oxigraph",  # or "memory" (rdflib)
+    "STORE_PATH": None,  # a directory for an on-disk oxigraph store
+    "DATA_FILES": None,  # the files to serve; None means ontology/ and data/
+    "WORKERS": 2,
+    "QUERY_TIMEOUT": 10.0,  # seconds; a request's timeout= may only lower it
+    "MAX_ROWS": 10_000,
+    "MAX_RESULT_BYTES": 16 * 1024 * 1024,
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_QUERY_BYTES": 256 * 1024,
+    "WORKER_MEMORY_BYTES": 4 * 1024 ** 3,
+}
+
+
+def create_app(config=None):
+    """A ready app; its query workers are started and the dataset is loaded in each of them."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.update(config or {})
+    # The body limit is enforced by the views themselves, for chunked bodies too (Flask's own
+    # MAX_CONTENT_LENGTH cuts a chunked body short without telling anyone).
+    app.config["MAX_CONTENT_LENGTH"] = None
+    app.json.sort_keys = False
+    files = app.config["DATA_FILES"]
+    files = [str(f) for f in (dataset.default_files() if files is None else files)]
+    if app.config["STORE_PATH"] is not None:
+        # Load the on-disk store here, once, and close it before the workers open it read-only.
+        open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"]).close()
+    pool = WorkerPool(open_for_worker, (app.config["STORE"], files, app.config["STORE_PATH"]), answer,
+                      size=app.config["WORKERS"], memory_limit=app.config["WORKER_MEMORY_BYTES"])
+    atexit.register(pool.close)
+    app.extensions["kg.pool"] = pool
+    app.extensions["kg.stats"] = pool.run("stats", timeout=300)
+    errors.register(app)
+    app.register_blueprint(sparql.bp)
+    logging.getLogger("kg").setLevel(logging.INFO)
+    return app
+
+
+def close_app(app):
+    """Stop the app's query workers (tests build many apps; a server process just exits)."""
+    app.extensions["kg.pool"].close()

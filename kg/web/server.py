@@ -1,0 +1,35 @@
+"""Starting the server from the command line: `python serve.py` and `kg serve` share these options."""
+
+import sys
+
+from kg.errors import KGError
+
+
+def add_arguments(parser):
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--store", default="oxigraph", choices=["oxigraph", "memory"],
+                        help="query engine (default oxigraph)")
+    parser.add_argument("--store-path", help="directory for an on-disk oxigraph store")
+    parser.add_argument("--workers", type=int, default=2, help="query worker processes (default 2)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="maximum query execution time in seconds (default 10)")
+    parser.add_argument("--data", nargs="+", metavar="FILE",
+                        help="serve these RDF files instead of ontology/ and data/")
+
+
+def run(args):
+    """Build the app and serve it until interrupted; 2 when the data cannot be served."""
+    from kg.web.app import create_app
+
+    try:
+        app = create_app({
+            "STORE": args.store, "STORE_PATH": args.store_path, "WORKERS": args.workers,
+            "QUERY_TIMEOUT": args.timeout, "DATA_FILES": args.data,
+        })
+    except KGError as exc:
+        print(f"msc-kg: {exc}", file=sys.stderr)
+        return 2
+    print(f"msc-kg: serving http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    return 0

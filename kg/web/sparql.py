@@ -1,0 +1,175 @@
+"""The SPARQL 1.1 Protocol endpoint at /sparql: read-only queries, run in killable workers."""
+
+from urllib.parse import parse_qs
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from kg import formats, negotiation
+from kg.endpoint import MAX_DEPTH, Job, nesting_depth
+from kg.service_description import describe
+from kg.web.errors import problem
+from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
+
+bp = Blueprint("sparql", __name__)
+
+FORM = "application/x-www-form-urlencoded"
+QUERY = "application/sparql-query"
+UPDATE = "application/sparql-update"
+READ_ONLY = ("This endpoint is read-only: SPARQL Update is refused. "
+             "Curators write through the authenticated curation service.")
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Content-Type",
+    "Access-Control-Expose-Headers": "Results-Truncated, Content-Type, Vary",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@bp.after_request
+def add_cors(response):
+    response.headers.update(CORS)
+    return response
+
+
+@bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+def endpoint():
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    params = _params()
+    if "update" in params:
+        problem(403, READ_ONLY)
+    queries = params.get("query", [])
+    if len(queries) > 1:
+        problem(400, "Send exactly one query; this request has several 'query' parameters.")
+    if not queries:
+        if request.method == "POST":
+            problem(400, "The request has no query. POST it as the body with Content-Type "
+                    f"{QUERY}, or as the 'query' field of a {FORM} form.")
+        return _describe_or_form()
+    return _run(queries[0], params)
+
+
+def _params():
+    """The protocol's parameters: from the URL, plus the body of a form or direct POST."""
+    params = parse_qs(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
+    if request.method != "POST":
+        return params
+    kind, charset = _content_type()
+    if kind not in (FORM, QUERY, UPDATE):
+        problem(415, f"POST a query as {QUERY} or as a {FORM} form (got {kind or 'no Content-Type'}).")
+    if charset not in (None, "utf-8"):
+        problem(415, f"Send the request body in UTF-8 (got charset={charset}).")
+    try:
+        text = _read_body().decode("utf-8")
+    except UnicodeDecodeError:
+        problem(400, "The request body is not valid UTF-8.")
+    if kind == UPDATE:
+        problem(403, READ_ONLY)
+    if kind == QUERY:
+        params.setdefault("query", []).append(text)
+    else:
+        for name, values in parse_qs(text, keep_blank_values=True).items():
+            params.setdefault(name, []).extend(values)
+    return params
+
+
+def _content_type():
+    header = request.headers.get("Content-Type", "")
+    kind, _, rest = header.partition(";")
+    charset = None
+    for part in rest.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return kind.strip().lower() or None, charset
+
+
+def _read_body():
+    """The body, refused with 413 when over the limit, whether its length was declared or it came chunked."""
+    limit = current_app.config["MAX_BODY_BYTES"]
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        problem(413, f"The request body is over the {limit}-byte limit.")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        problem(413, f"The request body is over the {limit}-byte limit.")
+    return body
+
+
+def _run(query, params):
+    config = current_app.config
+    if len(query.encode("utf-8")) > config["MAX_QUERY_BYTES"]:
+        status = 414 if request.method == "GET" else 413
+        problem(status, f"The query is over the {config['MAX_QUERY_BYTES']}-byte limit.")
+    if nesting_depth(query) > MAX_DEPTH:
+        problem(400, f"The query nests groups, brackets or parentheses more than {MAX_DEPTH} deep.")
+    timeout = _timeout(params, config["QUERY_TIMEOUT"])
+    job = Job(
+        query=query,
+        accept=request.headers.get("Accept"),
+        format=(params.get("format") or [None])[0],
+        default_graphs=tuple(params.get("default-graph-uri", [])),
+        named_graphs=tuple(params.get("named-graph-uri", [])),
+        max_rows=config["MAX_ROWS"],
+        max_bytes=config["MAX_RESULT_BYTES"],
+    )
+    pool = current_app.extensions["kg.pool"]
+    try:
+        answer = pool.run(job, timeout)
+    except WorkTimeout:
+        problem(503, f"The query ran past its {timeout:g}-second limit and was stopped. "
+                "Narrow it, add a LIMIT, or raise timeout= up to the server's maximum "
+                f"of {config['QUERY_TIMEOUT']:g} s.", {"Retry-After": "1"})
+    except PoolBusy:
+        problem(503, f"Every query worker stayed busy for {timeout:g} s; try again shortly.",
+                {"Retry-After": "2"})
+    except WorkerCrashed:
+        problem(500, "The query worker stopped while running this query (for example it ran out of "
+                "memory); it has been replaced.")
+    if answer.status != 200:
+        problem(answer.status, answer.message)
+    response = Response(answer.body, 200, content_type=answer.media_type)
+    response.headers["Vary"] = "Accept"
+    if answer.truncated:
+        response.headers["Results-Truncated"] = answer.truncated
+    return response
+
+
+def _timeout(params, maximum):
+    values = params.get("timeout")
+    if not values:
+        return maximum
+    try:
+        seconds = float(values[0])
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        problem(400, f"timeout= must be a number of seconds above 0 (got {values[0]!r}).")
+    return min(seconds, maximum)
+
+
+def _describe_or_form():
+    rdf = [f.media_type for f in formats.rdf_formats() if not f.named_graphs or f.name == "jsonld"]
+    try:
+        chosen = negotiation.choose(request.headers.get("Accept"), rdf + ["text/html"])
+    except negotiation.AcceptError as exc:
+        problem(400, str(exc))
+    if chosen is None:
+        problem(406, f"The service description is offered as {', '.join(rdf)}; the query form as text/html.")
+    if chosen == "text/html":
+        response = Response(render_template("sparql.html"), mimetype="text/html")
+    else:
+        config = current_app.config
+        stats = current_app.extensions["kg.stats"]
+        limits = {"timeout": config["QUERY_TIMEOUT"], "max_rows": config["MAX_ROWS"],
+                  "max_bytes": config["MAX_RESULT_BYTES"], "max_body": config["MAX_BODY_BYTES"]}
+        graph = describe(request.base_url, limits, stats["graphs"], stats["default_triples"])
+        fmt = formats.by_media_type(chosen)
+        response = Response(graph.serialize(format=fmt.rdflib), content_type=_with_charset(fmt.media_type))
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _with_charset(media_type):
+    return media_type + "; charset=utf-8" if media_type.startswith("text/") else media_type

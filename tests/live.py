@@ -1,0 +1,64 @@
+"""Run the real server (serve.py) as a separate process on 127.0.0.1 for tests over real HTTP."""
+
+import contextlib
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(*args, start_timeout=120):
+    """Yield (host, port) of a serve.py started with args; stop it afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "serve.py"), "--host", "127.0.0.1", "--port", str(port),
+         *map(str, args)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"serve.py exited: {process.stdout.read().decode(errors='replace')}")
+            with contextlib.suppress(OSError):
+                status, _, _ = request(("127.0.0.1", port), "GET", "/sparql",
+                                       headers={"Accept": "text/turtle"})
+                if status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve.py did not answer in time")
+            time.sleep(0.2)
+        yield ("127.0.0.1", port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+def request(server, method, path, body=None, headers=None, timeout=60):
+    """(status, headers dict with lower-case names, body bytes) of one HTTP request."""
+    connection = http.client.HTTPConnection(*server, timeout=timeout)
+    try:
+        encode_chunked = body is not None and not isinstance(body, (bytes, str))
+        connection.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
