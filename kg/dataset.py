@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import rdflib
 from rdflib import Dataset, Graph, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
@@ -39,7 +40,7 @@ def display_path(path):
 
 # Files in these formats name their own graphs; every other file is one graph of its own.
 QUAD_FORMATS = {".nq": "nquads", ".trig": "trig"}
-TRIPLE_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".owl": "xml"}
+TRIPLE_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".owl": "xml", ".jsonld": "json-ld"}
 
 
 def rdflib_format(path):
@@ -58,6 +59,10 @@ def parse_file(path, graph=None):
         raise DataParseError(display_path(path), f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise DataParseError(display_path(path), exc.strerror or str(exc)) from None
+    # rdflib rewrites literals as it parses ("P24W" becomes "P168D", "01" becomes "1"); curated
+    # evidence is kept as written, so the shapes see what the file says. Set before every parse:
+    # pyshacl sets this process-wide flag back to True at the end of each validation.
+    rdflib.NORMALIZE_LITERALS = False
     try:
         graph.parse(data=text, format=rdflib_format(path), publicID=path.resolve().as_uri())
     except BadSyntax as exc:

@@ -42,10 +42,10 @@ def test_exactly_the_five_files_and_no_temporary_ones(out):
     assert sorted(os.listdir(out)) == NAMES
 
 
-@pytest.mark.parametrize(("name", "rdflib_format"), [("dataset.ttl", "turtle"), ("dataset.nt", "nt"),
-                                                     ("dataset.jsonld", "json-ld")])
-def test_merged_dumps_read_back_to_the_data(out, name, rdflib_format):
-    assert isomorphic(Graph().parse(out / name, format=rdflib_format), load_graph())
+@pytest.mark.parametrize("name", ["dataset.ttl", "dataset.nt", "dataset.jsonld"])
+def test_merged_dumps_read_back_to_the_data(out, name):
+    # Read as the project reads its data, literals as written ("PT0S" stays "PT0S").
+    assert isomorphic(parse_file(out / name), load_graph())
 
 
 def test_nquads_has_one_graph_per_source_file(out):

@@ -46,6 +46,8 @@ def numbers_in(text):
 
 def duration_amounts(lexical):
     """The number a duration was written from: xsd:duration has no weeks, so P84D may be week 12."""
+    if lexical == "PT0S":
+        return {Decimal(0)}
     amount = Decimal(re.fullmatch(r"P(\d+)[YMD]", lexical).group(1))
     return {amount, amount / 7} if lexical.endswith("D") and amount % 7 == 0 else {amount}
 

@@ -1,11 +1,12 @@
 """kg.dataset: which files make the dataset, the graph each loads into, and where a file fails to parse."""
 
 import pytest
-from rdflib import URIRef
+from rdflib import Graph, URIRef
 
 from kg import config
 from kg.dataset import default_files, display_path, graph_name, load_dataset, load_graph, parse_file
 from kg.errors import DataParseError
+from kg.validation import validate_graph
 
 GOOD = "@prefix ex: <http://example.org/> .\nex:a ex:p ex:b .\n"
 MISSING_DOT = '@prefix ex: <http://example.org/> .\n\nex:a ex:p ex:b\nex:c ex:p "d" .\n'
@@ -73,3 +74,13 @@ def test_load_dataset_puts_each_file_in_its_own_graph(turtle):
     named = {g.identifier: len(g) for g in data.graphs() if len(g)}
     assert named == {graph_name(first): 1, graph_name(second): 1}
     assert len(load_graph([first, second])) == 2
+
+
+def test_literals_keep_their_lexical_form_even_after_a_validation(tmp_path):
+    # pyshacl resets rdflib's process-wide literal normalization after every validation.
+    path = tmp_path / "lexical.ttl"
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    path.write_text(f'<https://example.org/a> <https://example.org/b> "P24W"^^<{xsd}duration> ,'
+                    f' "01"^^<{xsd}integer> .\n', encoding="utf-8")
+    validate_graph(Graph(), Graph())
+    assert sorted(str(o) for o in parse_file(path).objects()) == ["01", "P24W"]
