@@ -8,7 +8,7 @@ request's shape and relays the answer.
 import json
 from dataclasses import dataclass, field
 
-from kg import formats, negotiation, sparql
+from kg import describe, formats, negotiation, sparql
 from kg.errors import KGError, QueryError
 from kg.store import ASK, GRAPH, Result, open_store
 
@@ -54,6 +54,11 @@ def answer(store, job):
     """The `handle` of each query worker: never raises, every outcome is an Answer."""
     if job == "stats":
         return _stats(store)
+    if not isinstance(job, Job):
+        try:
+            return describe.run(store, job)
+        except KGError as exc:
+            return Answer(400, message=str(exc))
     try:
         result = store.query(job.query, default_graphs=job.default_graphs,
                              named_graphs=job.named_graphs, limit=job.max_rows)

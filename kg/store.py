@@ -56,6 +56,7 @@ class _Query:
     tree: ParseResults
     default_graphs: tuple
     named_graphs: tuple
+    bindings: tuple = ()
 
 
 def open_store(kind="oxigraph", files=None, path=None, read_only=False):
@@ -79,15 +80,18 @@ def open_store(kind="oxigraph", files=None, path=None, read_only=False):
 class Store:
     kind = None
 
-    def query(self, text, default_graphs=(), named_graphs=(), limit=None):
+    def query(self, text, default_graphs=(), named_graphs=(), limit=None, bindings=None):
         """Run a read-only SPARQL query; the default graph is the union of the named graphs.
 
         Relative IRIs resolve against config.BASE; rdf, rdfs, xsd, owl and the project's prefixes need
         no PREFIX line. default_graphs / named_graphs are the protocol's default-graph-uri and
         named-graph-uri: they replace the query's FROM / FROM NAMED. With a limit, at most limit + 1
         rows (or triples) are read: one more than wanted tells the caller the answer was cut.
+        bindings ({variable name: rdflib term}) give variables their values before evaluation: the
+        way to put a value taken from a request into a query, never by formatting it into the text.
+        Oxigraph substitutes as SPARQL SEP-0007 says: a bound variable must be in the SELECT clause.
         """
-        query = prepare(text)
+        query = replace(prepare(text), bindings=tuple(sorted((bindings or {}).items())))
         if default_graphs or named_graphs:
             query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
                             named_graphs=tuple(URIRef(g) for g in named_graphs))
@@ -190,6 +194,8 @@ class OxigraphStore(Store):
         if query.default_graphs or query.named_graphs:
             options = {"default_graph": [ox.NamedNode(g) for g in query.default_graphs],
                        "named_graphs": [ox.NamedNode(g) for g in query.named_graphs]}
+        if query.bindings:
+            options["substitutions"] = {ox.Variable(name): _ox_term(term) for name, term in query.bindings}
         answer = _oxigraph_query(self._store, query.text, **options)
         if isinstance(answer, ox.QueryBoolean):
             return Result(ASK, boolean=bool(answer))
@@ -232,7 +238,7 @@ class MemoryStore(Store):
                 [CompValue("DatasetClause", default=g) for g in query.default_graphs]
                 + [CompValue("DatasetClause", named=g) for g in query.named_graphs]
             )
-        answer = self._dataset.query(prepared)
+        answer = self._dataset.query(prepared, initBindings={Variable(n): t for n, t in query.bindings})
         if answer.type == "ASK":
             return Result(ASK, boolean=bool(answer.askAnswer))
         if answer.type in ("CONSTRUCT", "DESCRIBE"):
@@ -301,6 +307,19 @@ def _tidy(message):
     detail = re.sub(r"\[[^\]]*\]", "", detail.replace("\n", " "))
     detail = re.sub(r"(,\s*)+(?=,|$)", "", detail).strip(" ,")
     return f"malformed query at line {line}, column {column}: {detail}"
+
+
+def _ox_term(term):
+    """An rdflib term as the oxigraph term, for substitutions."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or XSD.string)))
+    raise QueryError(f"cannot bind {term!r}: only IRIs, blank nodes and literals")
 
 
 def _term(term):

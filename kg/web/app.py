@@ -5,10 +5,10 @@ import logging
 
 from flask import Flask
 
-from kg import dataset
+from kg import config, dataset
 from kg.endpoint import answer, open_for_worker
 from kg.store import open_store
-from kg.web import errors, sparql
+from kg.web import errors, render, resources, security, sparql, views
 from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
@@ -23,6 +23,9 @@ DEFAULTS = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_QUERY_BYTES": 256 * 1024,
     "WORKER_MEMORY_BYTES": 4 * 1024 ** 3,
+    # The base of the IRIs the data mints, and so of the paths this server answers at; it may
+    # differ from the address the server runs at (as Pubby's and LodView's do).
+    "PUBLIC_BASE": config.BASE,
 }
 
 
@@ -46,7 +49,12 @@ def create_app(config=None):
     app.extensions["kg.pool"] = pool
     app.extensions["kg.stats"] = pool.run("stats", timeout=300)
     errors.register(app)
+    render.register(app)
+    security.register(app)
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(views.bp)
+    # Last: its catch-all path must not shadow the routes above.
+    app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)
     return app
 

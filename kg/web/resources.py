@@ -1,0 +1,117 @@
+"""Dereferenceable IRIs: every IRI the data mints answers at its path on this server.
+
+HTML for browsers, RDF by Accept, and the same bytes at extension twins (`.ttl`, `.jsonld`, `.nt`,
+`.rdf`, `.html`); a negotiated answer is a 200 with Content-Location naming its twin (decision
+0006). Also the dumps and the VoID description.
+"""
+
+from flask import Blueprint, Response, current_app, render_template, request
+from rdflib import RDF
+
+from kg import formats, negotiation, sparql
+from kg.describe import Describe, Dump, Void
+from kg.store import GRAPH, Result
+from kg.web.data import run
+from kg.web.errors import problem
+from kg.web.render import Labels, iri_for_path
+
+bp = Blueprint("resources", __name__)
+
+HTML = "text/html"
+TWINS = {"html": HTML, "ttl": "text/turtle", "jsonld": "application/ld+json",
+         "nt": "application/n-triples", "rdf": "application/rdf+xml"}
+# Page templates by rdf:type; kg.web.views adds its own, a resource of another type gets the
+# generic page.
+TEMPLATES = {}
+
+
+def negotiate(offers, extension=None):
+    """The media type to answer with: the extension's, or the client's choice among offers."""
+    if extension is not None:
+        return TWINS[extension]
+    try:
+        chosen = negotiation.choose(request.headers.get("Accept"), offers)
+    except negotiation.AcceptError as exc:
+        problem(400, str(exc))
+    if chosen is None:
+        problem(406, f"This resource is offered as {', '.join(offers)}.")
+    return chosen
+
+
+def split_extension(path):
+    stem, dot, extension = path.rpartition(".")
+    if dot and extension in TWINS and "/" not in extension:
+        return stem, extension
+    return path, None
+
+
+def alternates(path):
+    """Link header and <link> values for every twin of the page at path."""
+    return [(f"/{path}.{ext}", media_type) for ext, media_type in TWINS.items()]
+
+
+def answer_rdf(triples, media_type, path, negotiated):
+    fmt = formats.by_media_type(media_type)
+    body = sparql.serialize(Result(GRAPH, triples=tuple(triples)), fmt.name)
+    charset = "; charset=utf-8" if media_type.startswith("text/") else ""
+    response = Response(body, content_type=media_type + charset)
+    return finish(response, path, fmt.extension if fmt.name != "rdfxml" else "rdf", negotiated)
+
+
+def finish(response, path, extension, negotiated):
+    response.headers["Vary"] = "Accept"
+    response.headers["Link"] = ", ".join(f'<{href}>; rel="alternate"; type="{media_type}"'
+                                         for href, media_type in alternates(path))
+    if negotiated:
+        response.headers["Content-Location"] = f"/{path}.{extension}"
+    return response
+
+
+@bp.route("/<path:path>")
+def resource(path):
+    path, extension = split_extension(path)
+    iri = iri_for_path(path)
+    description = run(Describe(str(iri)))
+    if not description.exists:
+        problem(404, f"Nothing is known about <{iri}>. Browse the library from the home page, "
+                "or ask the SPARQL endpoint at /sparql.")
+    media_type = negotiate(list(TWINS.values()), extension)
+    if media_type != HTML:
+        return answer_rdf(description.triples, media_type, path, extension is None)
+    graph = description.graph()
+    labels = Labels(graph)
+    types = set(graph.objects(iri, RDF.type))
+    template = next((TEMPLATES[t] for t in types if t in TEMPLATES), "resource.html")
+    page = render_template(template, iri=iri, graph=graph, labels=labels, description=description,
+                           incoming=description.incoming, alternates=alternates(path), path=path)
+    return finish(Response(page, mimetype=HTML), path, "html", extension is None)
+
+
+DUMPS = {"ttl": "turtle", "nt": "ntriples", "jsonld": "jsonld", "nq": "nquads"}
+
+
+@bp.route("/dumps/dataset.<extension>")
+def dump(extension):
+    if extension not in DUMPS:
+        names = ", ".join(f"dataset.{e}" for e in DUMPS)
+        problem(404, f"No dump called dataset.{extension}; there are {names}.")
+    fmt = formats.by_name(DUMPS[extension])
+    body = _cached(("dump", extension), lambda: run(Dump(fmt.name), timeout=120))
+    media_type = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
+    response = Response(body, content_type=media_type)
+    response.headers["Content-Disposition"] = f'inline; filename="msc-kg.{extension}"'
+    return response
+
+
+@bp.route("/.well-known/void")
+def void():
+    body = _cached(("void",), lambda: run(Void(), timeout=120))
+    return Response(body, content_type="text/turtle; charset=utf-8")
+
+
+def _cached(key, compute):
+    """The dataset is read-only while the server runs, so dumps are computed once."""
+    cache = current_app.extensions.setdefault("kg.cache", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
