@@ -50,6 +50,7 @@ class Describe:
 @dataclass(frozen=True)
 class Dump:
     format: str  # a kg.formats name
+    merged: bool = True  # one graph, or (in N-Quads and TriG) a graph per source file
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def describe(store, iri):
     triples = [(URIRef(iri) if x is None else x, p, o)
                for _, x, p, o in store.query(OUTGOING, bindings=subject).rows]
     labels = [(x, p, label) for _, x, p, label in store.query(LABELS, bindings=subject).rows]
-    incoming = tuple((x, p) for _, x, p in store.query(INCOMING, bindings=subject).rows)
+    incoming = tuple(sorted((x, p) for _, x, p in store.query(INCOMING, bindings=subject).rows))
     return Description(tuple(dict.fromkeys(triples + labels)), incoming)
 
 
@@ -94,7 +95,7 @@ def run(store, job):
     if isinstance(job, Describe):
         return describe(store, job.iri)
     if isinstance(job, Dump):
-        return store.dump(job.format, merged=False)
+        return store.dump(job.format, merged=job.merged)
     if isinstance(job, Void):
         return void(store).serialize(format="turtle")
     raise TypeError(f"not a describe job: {job!r}")

@@ -7,8 +7,10 @@ HTML for browsers, RDF by Accept, and the same bytes at extension twins (`.ttl`,
 
 from flask import Blueprint, Response, current_app, render_template, request
 from rdflib import RDF
+from rdflib.compare import to_canonical_graph
 
 from kg import formats, negotiation, sparql
+from kg.build import DUMPS
 from kg.describe import Describe, Dump, Void
 from kg.store import GRAPH, Result
 from kg.web.data import run
@@ -26,16 +28,19 @@ TEMPLATES = {}
 
 
 def negotiate(offers, extension=None):
-    """The media type to answer with: the extension's, or the client's choice among offers."""
+    """The media type to answer with: the extension's, or the client's choice among offers (an
+    alias such as application/x-turtle counts as its format's main media type)."""
     if extension is not None:
         return TWINS[extension]
+    aliases = {alias: offer for offer in offers
+               for alias in getattr(formats.by_media_type(offer), "media_types", (offer,))}
     try:
-        chosen = negotiation.choose(request.headers.get("Accept"), offers)
+        chosen = negotiation.choose(request.headers.get("Accept"), list(aliases))
     except negotiation.AcceptError as exc:
         problem(400, str(exc))
     if chosen is None:
         problem(406, f"This resource is offered as {', '.join(offers)}.")
-    return chosen
+    return aliases[chosen]
 
 
 def split_extension(path):
@@ -76,30 +81,31 @@ def resource(path):
         problem(404, f"Nothing is known about <{iri}>. Browse the library from the home page, "
                 "or ask the SPARQL endpoint at /sparql.")
     media_type = negotiate(list(TWINS.values()), extension)
+    # Each worker holds its own copy of the store, with its own blank node labels; canonical labels
+    # and a fixed order make a resource's bytes the same whichever worker answered.
+    graph = to_canonical_graph(description.graph())
+    triples = sorted(graph, key=lambda t: (t[1].n3(), t[0].n3(), t[2].n3()))
     if media_type != HTML:
-        return answer_rdf(description.triples, media_type, path, extension is None)
-    graph = description.graph()
+        return answer_rdf(triples, media_type, path, extension is None)
     labels = Labels(graph)
     types = set(graph.objects(iri, RDF.type))
     template = next((TEMPLATES[t] for t in types if t in TEMPLATES), "resource.html")
-    page = render_template(template, iri=iri, graph=graph, labels=labels, description=description,
-                           incoming=description.incoming, alternates=alternates(path), path=path)
+    page = render_template(template, iri=iri, graph=graph, triples=triples, labels=labels,
+                           description=description, incoming=description.incoming,
+                           alternates=alternates(path), path=path)
     return finish(Response(page, mimetype=HTML), path, "html", extension is None)
 
 
-DUMPS = {"ttl": "turtle", "nt": "ntriples", "jsonld": "jsonld", "nq": "nquads"}
-
-
-@bp.route("/dumps/dataset.<extension>")
-def dump(extension):
-    if extension not in DUMPS:
-        names = ", ".join(f"dataset.{e}" for e in DUMPS)
-        problem(404, f"No dump called dataset.{extension}; there are {names}.")
-    fmt = formats.by_name(DUMPS[extension])
-    body = _cached(("dump", extension), lambda: run(Dump(fmt.name), timeout=120))
-    media_type = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
-    response = Response(body, content_type=media_type)
-    response.headers["Content-Disposition"] = f'inline; filename="msc-kg.{extension}"'
+@bp.route("/dumps/<name>")
+def dump(name):
+    found = next(((fmt_name, merged) for file, fmt_name, merged in DUMPS if file == name), None)
+    if found is None:
+        problem(404, f"No dump called {name}; there are {', '.join(file for file, _, _ in DUMPS)}.")
+    fmt = formats.by_name(found[0])
+    body = _cached(("dump", name), lambda: run(Dump(fmt.name, merged=found[1]), timeout=120))
+    charset = "; charset=utf-8" if fmt.media_type.startswith("text/") else ""
+    response = Response(body, content_type=fmt.media_type + charset)
+    response.headers["Content-Disposition"] = f'inline; filename="msc-kg-{name}"'
     return response
 
 
