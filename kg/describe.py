@@ -7,11 +7,12 @@ value from a request reaches a query as a bound variable, never as text.
 
 from dataclasses import dataclass
 
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 from rdflib.namespace import RDFS, SKOS
 
+from kg import sparql
 from kg.build import void
-from kg.namespaces import PREFIXES
+from kg.store import GRAPH, Result
 
 # Which property names a thing, in order of preference.
 LABEL_PROPERTIES = (SKOS.prefLabel, URIRef("http://purl.org/dc/terms/title"),
@@ -70,12 +71,7 @@ class Description:
         return bool(self.triples or self.incoming)
 
     def graph(self):
-        graph = Graph()
-        for prefix, namespace in PREFIXES.items():
-            graph.bind(prefix, namespace)
-        for triple in self.triples:
-            graph.add(triple)
-        return graph
+        return sparql.graph(Result(GRAPH, triples=self.triples))
 
 
 def describe(store, iri):

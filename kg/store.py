@@ -10,22 +10,16 @@ from itertools import islice
 from pathlib import Path
 
 import pyoxigraph as ox
-import rdflib.plugins.sparql
-from pyparsing import ParseException, ParseResults
 from rdflib import BNode, Literal, URIRef, Variable
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 from rdflib.plugins.sparql.algebra import translateQuery
-from rdflib.plugins.sparql.parser import expandUnicodeEscapes, parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from kg import config, dataset, formats
 from kg.errors import DataParseError, QueryError, UsageError
 from kg.namespaces import PREFIXES
-
-# rdflib fetches a FROM / FROM NAMED graph it does not hold from the file system or the web; with
-# this off it treats the IRI as a graph name only, as oxigraph does. Nothing in msc-kg wants the fetch.
-rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+from kg.queries import prepare, walk
 
 SELECT, ASK, GRAPH = "select", "ask", "graph"
 KINDS = ("oxigraph", "memory")
@@ -48,15 +42,6 @@ class Result:
 
     def __len__(self):
         return len(self.triples) if self.kind == GRAPH else len(self.rows)
-
-
-@dataclass(frozen=True)
-class _Query:
-    text: str
-    tree: ParseResults
-    default_graphs: tuple
-    named_graphs: tuple
-    bindings: tuple = ()
 
 
 def open_store(kind="oxigraph", files=None, path=None, read_only=False):
@@ -100,7 +85,7 @@ class Store:
             return result
         # SELECT * leaves the column order open, and the backends differ; first use in the text it is.
         first = {}
-        for node in _walk(query.tree):
+        for node in walk(query.tree):
             if isinstance(node, Variable):
                 first.setdefault(str(node), len(first))
         order = sorted(range(len(result.variables)), key=lambda i: first.get(result.variables[i], len(first)))
@@ -231,7 +216,7 @@ class MemoryStore(Store):
         if prepared.algebra.name == "ConstructQuery" and prepared.algebra.template is None:
             # rdflib leaves CONSTRUCT WHERE { ... } without a template and then fails on it; the short
             # form's template is its one basic graph pattern.
-            bgp = next(n for n in _walk(prepared.algebra) if isinstance(n, CompValue) and n.name == "BGP")
+            bgp = next(n for n in walk(prepared.algebra) if isinstance(n, CompValue) and n.name == "BGP")
             prepared.algebra["template"] = list(bgp.triples)
         if query.default_graphs or query.named_graphs:
             prepared.algebra["datasetClause"] = (
@@ -245,50 +230,6 @@ class MemoryStore(Store):
             return Result(GRAPH, triples=tuple(islice(answer.graph, most)))
         return Result(SELECT, variables=tuple(str(v) for v in answer.vars),
                       rows=tuple(tuple(row) for row in islice(answer, most)))
-
-
-def prepare(text):
-    """Parse a query and refuse what a read-only store must not run; the text both backends will see."""
-    # SPARQL applies \\u escapes before parsing; rdflib does, oxigraph only inside strings and IRIs.
-    # Expanding them here gives both parsers the same characters, so a SERVICE hidden from one by an
-    # escape is not run by the other.
-    previous = None
-    while text != previous:
-        previous, text = text, expandUnicodeEscapes(text)
-    try:
-        tree = parseQuery(text)
-    except ParseException as exc:
-        try:
-            parseUpdate(text)
-        except ParseException:
-            found = (exc.line[exc.col - 1:].split() or ["end of line"])[0]
-            raise QueryError(f"malformed query at line {exc.lineno}, column {exc.col}: {exc.msg}, "
-                             f"found {found!r}") from None
-        raise QueryError("the store is read-only: INSERT, DELETE, LOAD, CLEAR... are refused") from None
-    except RecursionError:
-        raise QueryError("the query is nested too deeply to parse") from None
-    if any(isinstance(n, CompValue) and n.name == "ServiceGraphPattern" for n in _walk(tree)):
-        raise QueryError("SERVICE is refused: queries run on the local dataset only")
-    # CompValue.get returns the key itself when it is missing; attribute access returns None.
-    clauses = tree[1].datasetClause or []
-    return _Query(
-        text=text,
-        tree=tree,
-        default_graphs=tuple(c.default for c in clauses if c.default is not None),
-        named_graphs=tuple(c.named for c in clauses if c.named is not None),
-    )
-
-
-def _walk(node):
-    yield node
-    if isinstance(node, CompValue):
-        children = node.values()
-    elif isinstance(node, (ParseResults, list, tuple)):
-        children = node
-    else:
-        return
-    for child in children:
-        yield from _walk(child)
 
 
 def _oxigraph_query(store, text, **options):
