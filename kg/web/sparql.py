@@ -1,13 +1,18 @@
-"""The SPARQL 1.1 Protocol endpoint at /sparql: read-only queries, run in killable workers."""
+"""The SPARQL 1.1 Protocol endpoint at /sparql: read-only queries, run in killable workers.
+
+A browser (see kg.web.query_page.wants_page) asking without format= gets the query page with the
+answer as a table instead; every other client gets exactly the protocol's answer.
+"""
 
 from urllib.parse import parse_qs
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 
 from kg import formats, negotiation
 from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
-from kg.web.errors import problem
+from kg.web import query_page
+from kg.web.errors import Problem, problem
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
 bp = Blueprint("sparql", __name__)
@@ -47,7 +52,13 @@ def endpoint():
             problem(400, "The request has no query. POST it as the body with Content-Type "
                     f"{QUERY}, or as the 'query' field of a {FORM} form.")
         return _describe_or_form()
+    if not _first(params, "format") and query_page.wants_page(request.headers.get("Accept")):
+        return _page(queries[0], params)
     return _run(queries[0], params)
+
+
+def _first(params, name):
+    return (params.get(name) or [None])[0]
 
 
 def _params():
@@ -98,6 +109,25 @@ def _read_body():
 
 
 def _run(query, params):
+    answer = _answer(query, params, request.headers.get("Accept"), _first(params, "format"))
+    response = Response(answer.body, 200, content_type=answer.media_type)
+    response.headers["Vary"] = "Accept"
+    if answer.truncated:
+        response.headers["Results-Truncated"] = answer.truncated
+    return response
+
+
+def _page(query, params):
+    """The query page: the answer as a table, or the error that stopped it; the editor keeps the query."""
+    try:
+        answer = _answer(query, params, query_page.JOB_ACCEPT, None)
+    except Problem as exc:
+        return query_page.results_page(query, params, error=exc)
+    return query_page.results_page(query, params, answer=answer)
+
+
+def _answer(query, params, accept, fmt):
+    """The worker's successful Answer to query, or a Problem raised with the status the protocol gives."""
     config = current_app.config
     if len(query.encode("utf-8")) > config["MAX_QUERY_BYTES"]:
         status = 414 if request.method == "GET" else 413
@@ -107,8 +137,8 @@ def _run(query, params):
     timeout = _timeout(params, config["QUERY_TIMEOUT"])
     job = Job(
         query=query,
-        accept=request.headers.get("Accept"),
-        format=(params.get("format") or [None])[0],
+        accept=accept,
+        format=fmt,
         default_graphs=tuple(params.get("default-graph-uri", [])),
         named_graphs=tuple(params.get("named-graph-uri", [])),
         max_rows=config["MAX_ROWS"],
@@ -129,11 +159,7 @@ def _run(query, params):
                 "memory); it has been replaced.")
     if answer.status != 200:
         problem(answer.status, answer.message)
-    response = Response(answer.body, 200, content_type=answer.media_type)
-    response.headers["Vary"] = "Accept"
-    if answer.truncated:
-        response.headers["Results-Truncated"] = answer.truncated
-    return response
+    return answer
 
 
 def _timeout(params, maximum):
@@ -158,7 +184,7 @@ def _describe_or_form():
     if chosen is None:
         problem(406, f"The service description is offered as {', '.join(rdf)}; the query form as text/html.")
     if chosen == "text/html":
-        response = Response(render_template("sparql.html"), mimetype="text/html")
+        response = query_page.form_page()
     else:
         config = current_app.config
         stats = current_app.extensions["kg.stats"]
