@@ -252,6 +252,14 @@ def _tidy(message):
 
 def _ox_term(term):
     """An rdflib term as the oxigraph term, for substitutions."""
+    try:
+        return _to_oxigraph(term)
+    except ValueError as exc:
+        # An IRI with characters IRIs cannot hold (from a request path, say) names nothing.
+        raise QueryError(f"cannot bind {term!r}: {exc}") from None
+
+
+def _to_oxigraph(term):
     if isinstance(term, URIRef):
         return ox.NamedNode(str(term))
     if isinstance(term, BNode):

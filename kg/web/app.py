@@ -8,7 +8,7 @@ from flask import Flask
 from kg import config, dataset
 from kg.endpoint import answer, open_for_worker
 from kg.store import open_store
-from kg.web import errors, render, resources, security, sparql, views
+from kg.web import browse, documentation, errors, render, resources, security, sparql, views
 from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
@@ -53,6 +53,8 @@ def create_app(config=None):
     security.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(browse.bp)
+    app.register_blueprint(documentation.bp)
     # Last: its catch-all path must not shadow the routes above.
     app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)

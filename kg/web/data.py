@@ -30,3 +30,11 @@ def select(query, limit=None, **bindings):
     """
     result = run(View(query, tuple(sorted(bindings.items())), limit))
     return [dict(zip(result.variables, row, strict=True)) for row in result.rows]
+
+
+def cached(key, compute):
+    """The dataset is read-only while the server runs, so what does not depend on a request is kept."""
+    cache = current_app.extensions.setdefault("kg.views", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]

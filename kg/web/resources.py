@@ -5,6 +5,8 @@ HTML for browsers, RDF by Accept, and the same bytes at extension twins (`.ttl`,
 0006). Also the dumps and the VoID description.
 """
 
+import re
+
 from flask import Blueprint, Response, current_app, render_template, request
 from rdflib import RDF
 from rdflib.compare import to_canonical_graph
@@ -20,6 +22,7 @@ from kg.web.render import Labels, iri_for_path
 bp = Blueprint("resources", __name__)
 
 HTML = "text/html"
+BAD_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 TWINS = {"html": HTML, "ttl": "text/turtle", "jsonld": "application/ld+json",
          "nt": "application/n-triples", "rdf": "application/rdf+xml"}
 # Page templates by rdf:type; kg.web.views adds its own, a resource of another type gets the
@@ -76,8 +79,9 @@ def finish(response, path, extension, negotiated):
 def resource(path):
     path, extension = split_extension(path)
     iri = iri_for_path(path)
-    description = run(Describe(str(iri)))
-    if not description.exists:
+    # A path with characters no IRI may hold cannot name anything the data knows.
+    description = None if BAD_IRI.search(str(iri)) else run(Describe(str(iri)))
+    if description is None or not description.exists:
         problem(404, f"Nothing is known about <{iri}>. Browse the library from the home page, "
                 "or ask the SPARQL endpoint at /sparql.")
     media_type = negotiate(list(TWINS.values()), extension)

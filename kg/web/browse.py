@@ -1,0 +1,124 @@
+"""The /browse page: the studies narrowed by facets and a search, each facet value with its count."""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request
+from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
+
+from kg.web.cards import as_text, study_cards
+from kg.web.data import cached, select
+from kg.web.errors import problem
+from kg.web.render import public_base
+from kg.web.resources import BAD_IRI
+
+bp = Blueprint("browse", __name__)
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str
+    title: str
+    path: str
+    literal: bool = False
+
+
+FACETS = [
+    Facet("indication", "Indication", "msc:indication/skos:broader*"),
+    Facet("source", "Tissue / cell source", "msc:intervention/msc:cellSource/skos:broader*"),
+    Facet("donor", "Donor relation", "msc:intervention/msc:donorRelation"),
+    Facet("phase", "Phase", "msc:phase/skos:broader*"),
+    Facet("design", "Design feature", "msc:designFeature"),
+    Facet("year", "Year", "msc:publication/fabio:hasPublicationYear", literal=True),
+]
+FACET_BY_NAME = {f.name: f for f in FACETS}
+FACET_VALUES = (
+    "SELECT DISTINCT ?study ?facet ?value ?label WHERE {\n  ?study a msc:Study .\n  "
+    + "\n  UNION ".join(f'{{ ?study {f.path} ?value . BIND("{f.name}" AS ?facet) }}' for f in FACETS)
+    + "\n  OPTIONAL { ?value skos:prefLabel ?label }\n}"
+)
+SEARCH = """FILTER(CONTAINS(LCASE(STR(?title)), LCASE(STR(?q)))
+       || (BOUND(?summary) && CONTAINS(LCASE(STR(?summary)), LCASE(STR(?q)))))"""
+MAX_CHOSEN = 24
+MAX_SEARCH = 200
+# Characters an IRI may not hold (RFC 3987), and so a facet value may not either.
+
+
+def facet_term(facet, raw):
+    """A facet value from the query string as an RDF term, or a 400 that says what is wrong."""
+    if facet.literal:
+        if not re.fullmatch(r"\d{4}", raw):
+            problem(400, f"The {facet.name}= value {raw!r} is not a year such as 2016.")
+        return Literal(raw, datatype=XSD.gYear)
+    base = public_base()
+    if not raw.startswith(base) or BAD_IRI.search(raw):
+        problem(400, f"The {facet.name}= value {raw!r} is not one of this library's IRIs: a facet value "
+                f"is an IRI starting with {base}, as the links on /browse give them.")
+    return URIRef(raw)
+
+
+def browse_href(chosen, q):
+    pairs = [(name, str(term)) for name, term in chosen]
+    if q:
+        pairs.append(("q", q))
+    return "/browse" + ("?" + urlencode(pairs) if pairs else "")
+
+
+@bp.route("/browse")
+def browse():
+    chosen = []
+    for facet in FACETS:
+        for raw in request.args.getlist(facet.name):
+            term = facet_term(facet, raw.strip())
+            if (facet.name, term) not in chosen:
+                chosen.append((facet.name, term))
+    if len(chosen) > MAX_CHOSEN:
+        problem(400, f"Choose at most {MAX_CHOSEN} facet values at once.")
+    q = request.args.get("q", "").strip()
+    if len(q) > MAX_SEARCH:
+        problem(400, f"The search text is {len(q)} characters long; at most {MAX_SEARCH} are searched.")
+    # The pattern is built from this module's facet paths only; every value is a binding.
+    patterns, bindings = [], {}
+    for i, (name, term) in enumerate(chosen):
+        patterns.append(f"?study {FACET_BY_NAME[name].path} ?v{i} .")
+        bindings[f"v{i}"] = term
+    if q:
+        patterns.append(SEARCH)
+        bindings["q"] = Literal(q)
+    cards = study_cards("\n".join(patterns), **bindings)
+    found = {card.iri for card in cards}
+    facets = []
+    all_values = cached("facet-values", lambda: select(FACET_VALUES))
+    for facet in FACETS:
+        counts, names = {}, {}
+        for row in all_values:
+            if str(row["facet"]) != facet.name:
+                continue
+            counts.setdefault(row["value"], set())
+            names[row["value"]] = as_text(row["label"]) or str(row["value"])
+            if row["study"] in found:
+                counts[row["value"]].add(row["study"])
+        values = []
+        for value, studies in counts.items():
+            selected = (facet.name, value) in chosen
+            if not studies and not selected:
+                continue
+            toggled = ([c for c in chosen if c != (facet.name, value)] if selected
+                       else chosen + [(facet.name, value)])
+            values.append({"value": value, "label": names[value], "count": len(studies),
+                           "selected": selected, "href": browse_href(toggled, q)})
+        for name, term in chosen:  # a chosen value the data does not have still shows, to remove it
+            if name == facet.name and term not in counts:
+                values.append({"value": term, "label": str(term), "count": 0, "selected": True,
+                               "href": browse_href([c for c in chosen if c != (name, term)], q)})
+        if facet.literal:
+            values.sort(key=lambda v: str(v["value"]), reverse=True)
+        else:
+            values.sort(key=lambda v: (-v["count"], v["label"].lower()))
+        facets.append({"name": facet.name, "title": facet.title, "values": values})
+    page = render_template("browse.html", cards=cards, facets=facets, q=q,
+                           chosen=[(name, str(term)) for name, term in chosen],
+                           clear=browse_href([], ""), without_search=browse_href(chosen, ""))
+    return Response(page, mimetype="text/html")
