@@ -2,7 +2,8 @@
 # The two commands of the README:
 #   ./dev.sh serve [--host H] [--port P]   start the server on the embedded default store
 #   ./dev.sh test  [pytest args]           run the whole test suite
-# Each creates .venv and installs what is missing first, so a fresh clone needs only python3.
+# Each creates .venv and installs what is missing first, so a fresh clone needs only python3
+# (and, for the browser tests, Debian's chromium, which `test` installs with apt-get when missing).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +25,28 @@ ensure_venv() {
     fi
 }
 
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download does not work here). Install it when missing; without it the suite cannot pass.
+chromium=/usr/bin/chromium
+
+ensure_chromium() {
+    [ -x "$chromium" ] && return
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "$chromium is missing and this user cannot install it: run 'apt-get install chromium' as root" >&2
+            exit 2
+        }
+        sudo="sudo"
+    fi
+    echo "installing Debian's chromium for the browser tests" >&2
+    if ! { $sudo apt-get update -q && $sudo env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends chromium; } >&2 || [ ! -x "$chromium" ]; then
+        echo "could not install chromium ($chromium); the browser tests need it: apt-get install chromium" >&2
+        exit 2
+    fi
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -33,6 +56,7 @@ case "$cmd" in
         ;;
     test)
         ensure_venv
+        ensure_chromium
         "$venv/bin/ruff" check .
         exec "$venv/bin/python" -m pytest "$@"
         ;;

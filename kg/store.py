@@ -78,6 +78,8 @@ class Store:
         """
         query = replace(prepare(text), bindings=tuple(sorted((bindings or {}).items())))
         if default_graphs or named_graphs:
+            for name in (*default_graphs, *named_graphs):
+                _ox_term(URIRef(name))  # both engines refuse a graph name that is no IRI
             query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
                             named_graphs=tuple(URIRef(g) for g in named_graphs))
         result = self._run(query, None if limit is None else limit + 1)

@@ -254,3 +254,12 @@ def test_service_description_counts_the_real_dataset(app, client, accept, rdflib
     assert counts == {str(g): n for g, n in store.graph_sizes().items()}
     assert (None, URIRef("http://www.w3.org/ns/sparql-service-description#endpoint"),
             URIRef("http://localhost/sparql")) in description
+
+
+@pytest.mark.parametrize("parameter", ["default-graph-uri", "named-graph-uri"])
+def test_a_graph_name_that_is_no_iri_is_refused_and_the_workers_survive(app, client, parameter):
+    before = app.extensions["kg.pool"].idle
+    response = client.get("/sparql", query_string={"query": ASK, parameter: '"x <y>'})
+    assert response.status_code == 400
+    assert "cannot bind" in response.get_data(as_text=True)
+    assert app.extensions["kg.pool"].idle == before
