@@ -151,3 +151,11 @@ def test_the_public_base_is_configured_apart_from_the_servers_address(tmp_path):
 
 def test_the_jsonld_twin_is_json(client):
     assert isinstance(json.loads(client.get("/study/forbes-2014.jsonld").data), (list, dict))
+
+
+@pytest.mark.parametrize("path", ["ontology", "shapes", "shapes/ontology"])
+def test_the_ontology_and_shapes_documents_resolve(client, path):
+    assert client.get("/" + path, headers={"Accept": "text/html"}).status_code == 200
+    turtle = client.get("/" + path, headers={"Accept": "text/turtle"}).data
+    graph = Graph().parse(data=turtle, format="turtle")
+    assert len(graph) > 100

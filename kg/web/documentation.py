@@ -249,6 +249,8 @@ def shapes_document(graph):
 
 @bp.route("/shapes")
 @bp.route(f"/shapes.<any({TWIN_EXTENSIONS}):extension>")
+# The ontology shapes' graph IRI names a part of the shapes document; it answers with the whole.
+@bp.route("/shapes/ontology")
 def shapes(extension=None):
     def render(graph):
         return render_template("shapes.html", page=shapes_document(graph),
