@@ -14,6 +14,7 @@ from rdflib import BNode, Literal, URIRef, Variable
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 from rdflib.plugins.sparql.algebra import translateQuery
+from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from kg import config, dataset, formats
@@ -214,7 +215,8 @@ class MemoryStore(Store):
         # rdflib accepts some queries SPARQL forbids (an ungrouped variable beside COUNT); let oxigraph's
         # stricter parser, on an empty store, decide so both backends refuse the same queries.
         _oxigraph_query(ox.Store(), query.text)
-        prepared = translateQuery(query.tree, base=config.BASE, initNs=KNOWN_PREFIXES)
+        # A fresh parse: translateQuery rewrites the tree it is given, and query.tree is cached.
+        prepared = translateQuery(parseQuery(query.text), base=config.BASE, initNs=KNOWN_PREFIXES)
         if prepared.algebra.name == "ConstructQuery" and prepared.algebra.template is None:
             # rdflib leaves CONSTRUCT WHERE { ... } without a template and then fails on it; the short
             # form's template is its one basic graph pattern.
