@@ -6,6 +6,7 @@ request's shape and relays the answer.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from kg import describe, formats, negotiation, sparql
@@ -142,36 +143,25 @@ def _stats(store):
     return {"graphs": {str(g): n for g, n in counts.items()}, "default_triples": int(union)}
 
 
+# Strings, IRIs and comments, whose brackets do not nest, and the brackets themselves: one scan.
+_TOKENS = re.compile(r"""
+    \"\"\"(?:[^\\]|\\.)*?\"\"\" | '\'\'(?:[^\\]|\\.)*?'\'\'
+  | "(?:[^"\\\n]|\\.)*" | '(?:[^'\\\n]|\\.)*'
+  | <[^<>"{}|^`\\\x00-\x20]*>
+  | \#[^\n]*
+  | [(){}\[\]]
+""", re.VERBOSE | re.DOTALL)
+
+
 def nesting_depth(query):
-    """How deep (), {} and [] nest outside strings, IRIs and comments: a cheap guard run before parsing."""
+    """How deep (), {} and [] nest outside strings, IRIs and comments: a cheap guard run before
+    parsing, in one linear scan (it runs in the web process, ahead of any worker's time limit)."""
     depth = deepest = 0
-    quote = None
-    i, n = 0, len(query)
-    while i < n:
-        char = query[i]
-        if quote:
-            if char == "\\":
-                i += 1
-            elif query.startswith(quote, i):
-                i += len(quote) - 1
-                quote = None
-        elif char == "#":
-            end = query.find("\n", i)
-            i = n if end < 0 else end
-        elif char in "\"'":
-            quote = query[i:i + 3] if query[i:i + 3] in ('"""', "'''") else char
-            i += len(quote) - 1
-        elif char == "<" and _looks_like_iri(query, i):
-            i = query.index(">", i)
-        elif char in "({[":
+    for token in _TOKENS.finditer(query):
+        char = token.group()
+        if char in "({[":
             depth += 1
             deepest = max(deepest, depth)
         elif char in ")}]":
             depth -= 1
-        i += 1
     return deepest
-
-
-def _looks_like_iri(query, i):
-    end = query.find(">", i)
-    return end > i and not any(c in query[i + 1:end] for c in ' \t\n{}"<')

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from rdflib import Graph, URIRef
 
+from kg.endpoint import nesting_depth
 from kg.store import open_store
 from kg.web.app import close_app, create_app
 
@@ -263,3 +264,12 @@ def test_a_graph_name_that_is_no_iri_is_refused_and_the_workers_survive(app, cli
     assert response.status_code == 400
     assert "cannot bind" in response.get_data(as_text=True)
     assert app.extensions["kg.pool"].idle == before
+
+
+@pytest.mark.parametrize(("query", "depth"), [
+    ("SELECT * WHERE { ?s ?p ?o }", 1), ('SELECT * { FILTER("{{{{") }', 2),
+    ("SELECT * { <urn:x((y))> ?p ?o } # {{{{", 1), ("SELECT * " + "{ " * 70 + "}" * 70, 70),
+    ('ASK { FILTER(""" {{{ """ = "") }', 2), ("ASK { ?s ?p ?o . FILTER(?o < 3 && ?o > (1)) }", 3),
+])
+def test_nesting_depth_skips_strings_iris_and_comments(query, depth):
+    assert nesting_depth(query) == depth
