@@ -72,7 +72,10 @@ def answer(store, job):
     fmt = _pick_format(result, job)
     if isinstance(fmt, Answer):
         return fmt
-    return _render(result, fmt, job)
+    try:
+        return _render(result, fmt, job)
+    except QueryError as exc:
+        return Answer(400, message=str(exc))
 
 
 def _pick_format(result, job):

@@ -8,7 +8,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
 from kg import formats
-from kg.errors import UsageError
+from kg.errors import QueryError, UsageError
 from kg.store import ASK, GRAPH, KNOWN_PREFIXES, SELECT
 
 TABLE = "table"
@@ -44,10 +44,17 @@ def serialize(result, name):
     # CSV/TSV/XML follow the specs to the letter, and its Turtle keeps "7"^^xsd:decimal (rdflib's says 7.0).
     if result.kind == GRAPH:
         ntriples = graph(result).serialize(format="nt", encoding="utf-8")
-        triples = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)
+        try:
+            triples = list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES))
+        except SyntaxError as exc:
+            raise QueryError(f"the answer holds a term that cannot be written as {name}: {exc}") from None
         return ox.serialize(triples, format=fmt.oxigraph, prefixes=_prefixes_used(result)).decode("utf-8")
-    answer = ox.parse_query_results(json.dumps(results_json(result)), format=ox.QueryResultsFormat.JSON)
-    return answer.serialize(format=fmt.oxigraph).decode("utf-8")
+    try:
+        answer = ox.parse_query_results(json.dumps(results_json(result)), format=ox.QueryResultsFormat.JSON)
+        return answer.serialize(format=fmt.oxigraph).decode("utf-8")
+    except SyntaxError as exc:
+        # rdflib builds terms oxigraph refuses (IRI("a b")); the answer cannot be written as asked.
+        raise QueryError(f"the answer holds a term that cannot be written as {name}: {exc}") from None
 
 
 def results_json(result):

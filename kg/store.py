@@ -227,6 +227,14 @@ class MemoryStore(Store):
                 [CompValue("DatasetClause", default=g) for g in query.default_graphs]
                 + [CompValue("DatasetClause", named=g) for g in query.named_graphs]
             )
+        try:
+            return self._evaluate(prepared, query, most)
+        except (re.error, ValueError, TypeError, AttributeError, SyntaxError) as exc:
+            # rdflib lets a bad REGEX pattern, language tag or IRI escape as these; they are the
+            # query's fault, and must not take a query worker down.
+            raise QueryError(f"the query could not be evaluated: {exc}") from None
+
+    def _evaluate(self, prepared, query, most):
         answer = self._dataset.query(prepared, initBindings={Variable(n): t for n, t in query.bindings})
         if answer.type == "ASK":
             return Result(ASK, boolean=bool(answer.askAnswer))
@@ -288,5 +296,7 @@ def _term(term):
             return Literal(term.value, lang=term.language)
         datatype = term.datatype.value
         # rdflib parses "x" as an untyped literal, which is a different term from "x"^^xsd:string.
-        return Literal(term.value, datatype=None if datatype == str(XSD.string) else datatype)
+        # normalize=False: the lexical form stays as stored, whatever rdflib's process-wide flag says.
+        datatype = None if datatype == str(XSD.string) else datatype
+        return Literal(term.value, datatype=datatype, normalize=False)
     raise QueryError(f"RDF 1.2 triple terms are not supported: {term}")

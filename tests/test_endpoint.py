@@ -273,3 +273,16 @@ def test_a_graph_name_that_is_no_iri_is_refused_and_the_workers_survive(app, cli
 ])
 def test_nesting_depth_skips_strings_iris_and_comments(query, depth):
     assert nesting_depth(query) == depth
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT ?x WHERE { BIND(REGEX("a", "(") AS ?x) }',
+    'SELECT ?x WHERE { BIND(STRLANG("x", "a b") AS ?x) }',
+    'SELECT ?x WHERE { BIND(IRI("a b") AS ?x) }',
+])
+@pytest.mark.parametrize("fmt", ["json", "csv", "xml"])
+def test_a_query_that_fails_to_evaluate_leaves_the_workers_alive(app, client, query, fmt):
+    before = app.extensions["kg.pool"].idle
+    response = client.get("/sparql", query_string={"query": query, "format": fmt})
+    assert response.status_code in (200, 400)
+    assert app.extensions["kg.pool"].idle == before

@@ -159,3 +159,10 @@ def test_the_ontology_and_shapes_documents_resolve(client, path):
     turtle = client.get("/" + path, headers={"Accept": "text/turtle"}).data
     graph = Graph().parse(data=turtle, format="turtle")
     assert len(graph) > 100
+
+
+def test_literals_reach_clients_as_the_data_writes_them(client):
+    # A worker that never parsed a file once answered "P0D" for the data's "PT0S" (rdflib normalizing).
+    answer = client.get("/study/forbes-2014/outcome/cdai-baseline.nt").get_data(as_text=True)
+    assert '"PT0S"^^<http://www.w3.org/2001/XMLSchema#duration>' in answer
+    assert '"370"^^<http://www.w3.org/2001/XMLSchema#decimal>' in answer
