@@ -88,7 +88,7 @@ def _pick_format(result, job):
         return Answer(406, message=f"format={job.format} does not fit this {_form(result)} query; "
                       f"choose one of {', '.join(f.name for f in offers)}")
     try:
-        chosen = negotiation.choose(job.accept, [f.media_type for f in offers])
+        chosen = formats.choose(job.accept, [f.media_type for f in offers])
     except negotiation.AcceptError as exc:
         return Answer(400, message=str(exc))
     if chosen is None:

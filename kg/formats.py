@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pyoxigraph import QueryResultsFormat, RdfFormat
 
+from kg import negotiation
+
 RDF = "rdf"
 RESULTS = "results"
 
@@ -78,3 +80,18 @@ def by_media_type(media_type, kind=None):
     """The format a media type names, ignoring parameters such as charset, or None."""
     media_type = media_type.split(";")[0].strip().lower()
     return next((f for f in FORMATS if media_type in f.media_types and kind in (None, f.kind)), None)
+
+
+def choose(header, media_types):
+    """The client's choice (kg.negotiation.choose) among media_types, where an alias of a format in
+    the table (application/x-turtle, application/json) counts as that format's main media type.
+
+    Returns one of media_types or None; raises negotiation.AcceptError for an unreadable header.
+    """
+    aliases = {}
+    for media_type in media_types:
+        fmt = by_media_type(media_type)
+        for alias in fmt.media_types if fmt is not None and fmt.media_type == media_type else (media_type,):
+            aliases.setdefault(alias, media_type)
+    chosen = negotiation.choose(header, list(aliases))
+    return None if chosen is None else aliases[chosen]

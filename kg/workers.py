@@ -17,6 +17,8 @@ import time
 from kg.errors import KGError
 
 log = logging.getLogger(__name__)
+MIN_RUN = 0.05  # seconds: a job left less than this after waiting for a worker is not started
+START_RETRIES = (1, 2, 4, 8, 16)  # seconds between attempts to replace a worker that failed to start
 
 
 class PoolBusy(KGError):
@@ -100,13 +102,17 @@ class WorkerPool:
             raise WorkerCrashed(f"the query workers could not be started: {self.start_error}")
         self.size = size
 
-    def _add_worker(self):
-        try:
-            worker = _Worker(self._context, *self._spec)
-        except (WorkerCrashed, OSError) as exc:
-            log.error("starting a worker failed: %s", exc)
-            self.start_error = str(exc)
-            return
+    def _add_worker(self, retries=()):
+        for pause in (*retries, None):
+            try:
+                worker = _Worker(self._context, *self._spec)
+                break
+            except (WorkerCrashed, OSError) as exc:
+                log.error("starting a worker failed: %s", exc)
+                self.start_error = str(exc)
+            if pause is None or self._closed:
+                return
+            time.sleep(pause)
         with self._lock:
             if self._closed:
                 worker.kill()
@@ -119,7 +125,8 @@ class WorkerPool:
             self._workers.discard(worker)
         worker.kill()
         if not self._closed:
-            threading.Thread(target=self._add_worker, daemon=True).start()
+            # A replacement that fails (memory short for a moment) is tried again, so the pool heals.
+            threading.Thread(target=self._add_worker, args=(START_RETRIES,), daemon=True).start()
 
     def run(self, job, timeout):
         """The worker's answer to `job`, or PoolBusy / WorkTimeout / WorkerCrashed within `timeout` s."""
@@ -128,6 +135,10 @@ class WorkerPool:
             worker = self._idle.get(timeout=max(timeout, 0))
         except queue.Empty:
             raise PoolBusy(f"every query worker stayed busy for {timeout:g} s") from None
+        if deadline - time.monotonic() < MIN_RUN:
+            # The wait used up the time: give up now rather than kill a healthy worker a moment later.
+            self._idle.put(worker)
+            raise PoolBusy(f"every query worker stayed busy for {timeout:g} s")
         try:
             worker.conn.send(job)
             if worker.conn.poll(max(deadline - time.monotonic(), 0)):

@@ -286,3 +286,17 @@ def test_a_query_that_fails_to_evaluate_leaves_the_workers_alive(app, client, qu
     response = client.get("/sparql", query_string={"query": query, "format": fmt})
     assert response.status_code in (200, 400)
     assert app.extensions["kg.pool"].idle == before
+
+
+@pytest.mark.parametrize(("accept", "media_type"), [
+    ("application/json", "application/sparql-results+json"),
+    ("application/xml", "application/sparql-results+xml"),
+])
+def test_alias_media_types_of_the_formats_table_negotiate(client, accept, media_type):
+    response = get(client, SELECT, accept)
+    assert response.status_code == 200 and response.mimetype == media_type
+
+
+def test_the_service_description_answers_an_alias(client):
+    response = client.get("/sparql", headers={"Accept": "application/x-turtle"})
+    assert response.status_code == 200 and response.mimetype == "text/turtle"

@@ -53,7 +53,7 @@ def wants_page(accept):
     protocol's answer; an unreadable Accept takes the protocol path too, which answers 400.
     """
     try:
-        chosen = negotiation.choose(accept, list(ANSWER_TYPES) + list(PAGE_TYPES))
+        chosen = formats.choose(accept, list(ANSWER_TYPES) + list(PAGE_TYPES))
     except negotiation.AcceptError:
         return False
     return chosen in PAGE_TYPES

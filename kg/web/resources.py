@@ -31,19 +31,16 @@ TEMPLATES = {}
 
 
 def negotiate(offers, extension=None):
-    """The media type to answer with: the extension's, or the client's choice among offers (an
-    alias such as application/x-turtle counts as its format's main media type)."""
+    """The media type to answer with: the extension's, or the client's choice among offers."""
     if extension is not None:
         return TWINS[extension]
-    aliases = {alias: offer for offer in offers
-               for alias in getattr(formats.by_media_type(offer), "media_types", (offer,))}
     try:
-        chosen = negotiation.choose(request.headers.get("Accept"), list(aliases))
+        chosen = formats.choose(request.headers.get("Accept"), offers)
     except negotiation.AcceptError as exc:
         problem(400, str(exc))
     if chosen is None:
         problem(406, f"This resource is offered as {', '.join(offers)}.")
-    return aliases[chosen]
+    return chosen
 
 
 def split_extension(path):

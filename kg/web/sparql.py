@@ -178,7 +178,7 @@ def _timeout(params, maximum):
 def _describe_or_form():
     rdf = [f.media_type for f in formats.rdf_formats() if not f.named_graphs or f.name == "jsonld"]
     try:
-        chosen = negotiation.choose(request.headers.get("Accept"), rdf + ["text/html"])
+        chosen = formats.choose(request.headers.get("Accept"), rdf + ["text/html"])
     except negotiation.AcceptError as exc:
         problem(400, str(exc))
     if chosen is None:
