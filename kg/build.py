@@ -18,9 +18,10 @@ from kg.store import open_store
 
 VOID = PREFIXES["void"]
 DCTERMS = PREFIXES["dcterms"]
-DATASET = URIRef(config.BASE + "dataset")
+# The dataset is named within its VoID document, which the server publishes at /.well-known/void.
+DATASET = URIRef(config.BASE + ".well-known/void#dataset")
 TITLE = "msc-kg: a knowledge graph of clinical research on mesenchymal stem cells"
-# (file, format, merged): the dumps are published under BASE beside the dataset's IRI.
+# (file, format, merged): the server publishes the dumps at /dumps/<file> under the public base.
 DUMPS = (
     ("dataset.ttl", "turtle", True),
     ("dataset.nt", "ntriples", True),
@@ -72,7 +73,8 @@ def void(store):
     ):
         add((DATASET, predicate, _integer(value)))
     for name, _, _ in DUMPS:
-        add((DATASET, VOID.dataDump, URIRef(config.BASE + name)))
+        add((DATASET, VOID.dataDump, URIRef(config.BASE + "dumps/" + name)))
+    add((DATASET, VOID.sparqlEndpoint, URIRef(config.BASE + "sparql")))
 
     used = {row[0] for row in store.query(PROPERTIES).rows} | classes
     for vocabulary in sorted({_namespace(term) for term in used if isinstance(term, URIRef)}):

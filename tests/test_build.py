@@ -71,7 +71,7 @@ def test_void_counts_the_dataset(out, void):
     assert count(void, VOID.classes) == len(classes)
     assert void.value(DATASET, DCTERMS.title) is not None
     assert void.value(DATASET, VOID.uriSpace) == Literal(config.BASE)
-    assert void.value(DATASET, VOID.sparqlEndpoint) is None
+    assert void.value(DATASET, VOID.sparqlEndpoint) == URIRef(config.BASE + "sparql")
 
 
 def test_void_class_partitions(void):
@@ -91,7 +91,7 @@ def test_void_subsets_are_the_named_graphs(void):
 
 def test_void_links_the_dumps_and_the_vocabularies(void):
     dumps = {str(d) for d in void.objects(DATASET, VOID.dataDump)}
-    assert dumps == {config.BASE + name for name in NAMES if name.startswith("dataset.")}
+    assert dumps == {config.BASE + "dumps/" + name for name in NAMES if name.startswith("dataset.")}
     vocabularies = {str(v) for v in void.objects(DATASET, VOID.vocabulary)}
     assert {str(PREFIXES["msc"]), str(DCTERMS), str(PREFIXES["skos"])} <= vocabularies
     used = set(load_graph().predicates())

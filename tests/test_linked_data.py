@@ -4,15 +4,17 @@ import json
 import re
 
 import pytest
-from rdflib import Graph, URIRef
+from rdflib import Graph, Namespace, URIRef
 from rdflib.compare import isomorphic
 
 from kg import config
+from kg.build import DATASET
 from kg.dataset import default_files, load_graph, parse_file
 from kg.describe import describe
 from kg.store import open_store
 from kg.web.app import close_app, create_app
 
+VOID_NS = Namespace("http://rdfs.org/ns/void#")
 RDF_TWINS = {"ttl": ("text/turtle", "turtle"), "jsonld": ("application/ld+json", "json-ld"),
              "nt": ("application/n-triples", "nt"), "rdf": ("application/rdf+xml", "xml")}
 PAGES = ["study/forbes-2014", "person/t-dhere", "indication/crohns-disease", "cell-source/bone-marrow",
@@ -127,8 +129,13 @@ def test_the_nquads_dump_keeps_a_graph_per_file(client, tmp_path):
 
 def test_void_counts_the_dataset(client):
     graph = Graph().parse(data=client.get("/.well-known/void").data, format="turtle")
-    triples = graph.value(URIRef(config.BASE + "dataset"), URIRef("http://rdfs.org/ns/void#triples"))
+    triples = graph.value(DATASET, URIRef("http://rdfs.org/ns/void#triples"))
     assert int(triples) == len(load_graph())
+    # Every dump, the endpoint and the dataset's own IRI answer on this server.
+    endpoint = graph.value(DATASET, VOID_NS.sparqlEndpoint)
+    for iri in [DATASET, *graph.objects(DATASET, VOID_NS.dataDump), endpoint]:
+        path = str(iri)[len(config.BASE) - 1:].split("#")[0]
+        assert client.get(path, headers={"Accept": "text/turtle"}).status_code == 200, path
 
 
 def test_the_public_base_is_configured_apart_from_the_servers_address(tmp_path):
