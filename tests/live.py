@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,17 +23,20 @@ def free_port():
 def running_server(*args, start_timeout=120):
     """Yield (host, port) of a serve.py started with args; stop it afterwards."""
     port = free_port()
+    # The server's log goes to a file: a pipe nobody reads would block the server once full.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "serve.py"), "--host", "127.0.0.1", "--port", str(port),
          *map(str, args)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"serve.py exited: {process.stdout.read().decode(errors='replace')}")
+                log.seek(0)
+                raise RuntimeError(f"serve.py exited: {log.read().decode(errors='replace')}")
             with contextlib.suppress(OSError):
                 status, _, _ = request(("127.0.0.1", port), "GET", "/sparql",
                                        headers={"Accept": "text/turtle"})
@@ -49,7 +53,7 @@ def running_server(*args, start_timeout=120):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        process.stdout.close()
+        log.close()
 
 
 def request(server, method, path, body=None, headers=None, timeout=60):

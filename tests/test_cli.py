@@ -192,3 +192,10 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, monkeypatch):
     with open(tmp_path / "stdout", "w") as stand_in:
         monkeypatch.setattr("sys.stdout", ClosedPipe())
         assert main(["query", "ASK {}"]) == 2
+
+
+@pytest.mark.parametrize("option", [["--workers", "0"], ["--workers", "-1"], ["--timeout", "0"],
+                                    ["--timeout", "x"]])
+def test_serve_refuses_options_that_cannot_work(option, capsys):
+    assert main(["serve", *option]) == 2
+    assert option[0] in capsys.readouterr().err

@@ -22,6 +22,7 @@ from kg.web.app import close_app, create_app
 from kg.web.browse import FACETS
 from kg.web.cards import script_json
 from kg.web.pages import CONCEPTS
+from kg.web.render import href
 from kg.web.wording import timepoint_words
 
 BASE = config.BASE
@@ -555,3 +556,11 @@ def test_typed_pages_keep_their_rdf_and_twins(client, path):
     assert negotiated.headers["Content-Location"] == path + ".nt"
     html = client.get(path + ".html")
     assert html.status_code == 200 and html.mimetype == "text/html"
+
+
+def test_a_local_part_starting_with_a_slash_is_no_link_to_another_site(app):
+    base = app.config["PUBLIC_BASE"]
+    with app.app_context():
+        assert href(base + "/evil.example/x") == base + "/evil.example/x"
+        assert href(app.config["PUBLIC_BASE"] + "study/a") == "/study/a"
+        assert href("javascript:alert(1)") is None

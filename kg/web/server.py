@@ -1,8 +1,18 @@
 """Starting the server from the command line: `python serve.py` and `kg serve` share these options."""
 
+import argparse
 import sys
 
 from kg.errors import KGError
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0 (got {text})")
+        return value
+    return parse
 
 
 def add_arguments(parser):
@@ -11,8 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--store", default="oxigraph", choices=["oxigraph", "memory"],
                         help="query engine (default oxigraph)")
     parser.add_argument("--store-path", help="directory for an on-disk oxigraph store")
-    parser.add_argument("--workers", type=int, default=2, help="query worker processes (default 2)")
-    parser.add_argument("--timeout", type=float, default=10.0,
+    parser.add_argument("--workers", type=_positive(int), default=2,
+                        help="query worker processes (default 2)")
+    parser.add_argument("--timeout", type=_positive(float), default=10.0,
                         help="maximum query execution time in seconds (default 10)")
     parser.add_argument("--data", nargs="+", metavar="FILE",
                         help="serve these RDF files instead of ontology/ and data/")
