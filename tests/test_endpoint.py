@@ -300,3 +300,15 @@ def test_alias_media_types_of_the_formats_table_negotiate(client, accept, media_
 def test_the_service_description_answers_an_alias(client):
     response = client.get("/sparql", headers={"Accept": "application/x-turtle"})
     assert response.status_code == 200 and response.mimetype == "text/turtle"
+
+
+def test_an_on_disk_store_is_loaded_once_and_shared_by_the_workers(tmp_path, app):
+    disk = create_app({"DATA_FILES": [app.config["FIXTURE"]], "STORE_PATH": tmp_path / "store",
+                       "WORKERS": 2})
+    try:
+        assert (tmp_path / "store").is_dir()
+        client = disk.test_client()
+        for _ in range(4):
+            assert b"true" in get(client, ASK).data
+    finally:
+        close_app(disk)
