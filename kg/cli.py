@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from kg import sparql
+from kg import ingest, sparql
 from kg.build import build
 from kg.errors import KGError, UsageError
 from kg.store import KINDS, open_store
@@ -58,6 +58,13 @@ def build_parser():
     query.add_argument("--store", choices=KINDS, default=KINDS[0], help="backend (default: oxigraph)")
     query.set_defaults(run=run_query)
 
+    drafts = commands.add_parser("ingest", help="draft Turtle from a library page (text)")
+    drafts.add_argument("page", metavar="PAGE", help="the page as plain text, in the seed page's format")
+    drafts.add_argument("-o", "--output", metavar="DIR", help="output directory (default: drafts/<page>)")
+    drafts.add_argument("--source", metavar="IRI", help="the page's public IRI (default: seed only)")
+    drafts.add_argument("--force", action="store_true", help="replace draft files that exist")
+    drafts.set_defaults(run=run_ingest)
+
     serve = commands.add_parser("serve", help="start the web server and SPARQL endpoint")
     server.add_arguments(serve)
     serve.set_defaults(run=server.run)
@@ -78,6 +85,15 @@ def run_validate(args):
 
 def run_build(args):
     for path in build(args.output):
+        print(path)
+    return OK
+
+
+def run_ingest(args):
+    done = ingest.ingest(args.page, args.output, force=args.force, source=args.source)
+    for number, line in done.unplaced:
+        print(f"{args.page}:{number}: warning: cannot place this line: {line}", file=sys.stderr)
+    for path in done.files:
         print(path)
     return OK
 

@@ -56,6 +56,7 @@ class MSC(DefinedNamespace):
     productName: URIRef
     publication: URIRef
     registryId: URIRef
+    reviewStatus: URIRef
     sameTrialAs: URIRef
     secondarySource: URIRef
     sectionIndication: URIRef
