@@ -8,7 +8,7 @@ from flask import Flask
 from kg import config, dataset
 from kg.endpoint import answer, open_for_worker
 from kg.store import open_store
-from kg.web import browse, documentation, errors, render, resources, security, sparql, views
+from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
 from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
@@ -51,6 +51,8 @@ def create_app(config=None):
     errors.register(app)
     render.register(app)
     security.register(app)
+    health.register(app)
+    app.register_blueprint(health.bp)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(browse.bp)
