@@ -15,9 +15,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rdflib.namespace import RDFS, XSD
+
 from kg import config
 from kg.build import write_atomic
 from kg.errors import DataParseError, UsageError
+from kg.namespaces import PREFIXES as NAMESPACES
 
 # sha256 of the seed page as stored in tests/fixtures/seed: only those exact bytes may default their
 # provenance to config.SEED_PAGE; any other page must name its public IRI (see ingest()).
@@ -43,17 +46,11 @@ TIMEPOINTS = (
     re.compile(rf"(?<![\w.\-])(?P<n>{NUMBER})[\s-](?P<unit>day|week|month|year)s?\b", re.IGNORECASE),
 )
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[(])")
-PREFIXES = """@base <https://w3id.org/msc-kg/> .
-@prefix msc:     <https://w3id.org/msc-kg/ontology#> .
-@prefix rdfs:    <http://www.w3.org/2000/01/rdf-schema#> .
-@prefix xsd:     <http://www.w3.org/2001/XMLSchema#> .
-@prefix skos:    <http://www.w3.org/2004/02/skos/core#> .
-@prefix schema:  <https://schema.org/> .
-@prefix dcterms: <http://purl.org/dc/terms/> .
-@prefix prov:    <http://www.w3.org/ns/prov#> .
-@prefix qudt:    <http://qudt.org/schema/qudt/> .
-@prefix unit:    <http://qudt.org/vocab/unit/> .
-"""
+# The header every draft starts with, as the curated files write it.
+HEADER_PREFIXES = {**NAMESPACES, "rdfs": RDFS, "xsd": XSD}
+PREFIXES = f"@base <{config.BASE}> .\n" + "".join(
+    f"@prefix {name + ':':<8} <{HEADER_PREFIXES[name]}> .\n"
+    for name in ("msc", "rdfs", "xsd", "skos", "schema", "dcterms", "prov", "qudt", "unit"))
 
 
 @dataclass
