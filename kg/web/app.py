@@ -2,11 +2,13 @@
 
 import atexit
 import logging
+import os
 
 from flask import Flask
 
 from kg import config, dataset
 from kg.endpoint import answer, open_for_worker
+from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
 from kg.workers import WorkerPool
@@ -33,6 +35,7 @@ def create_app(config=None):
     """A ready app; its query workers are started and the dataset is loaded in each of them."""
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.update(from_environment())
     app.config.update(config or {})
     # The body limit is enforced by the views themselves, for chunked bodies too (Flask's own
     # MAX_CONTENT_LENGTH cuts a chunked body short without telling anyone).
@@ -61,6 +64,23 @@ def create_app(config=None):
     app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)
     return app
+
+
+def from_environment(environ=None):
+    """Settings from MSC_KG_<NAME> variables (MSC_KG_QUERY_TIMEOUT=5), for servers such as gunicorn
+    that call create_app() without arguments; each value is read as its default's type."""
+    environ = os.environ if environ is None else environ
+    settings = {}
+    for name, default in DEFAULTS.items():
+        raw = environ.get(f"MSC_KG_{name}")
+        if raw is None:
+            continue
+        kind = type(default) if default is not None else str
+        try:
+            settings[name] = raw.split(",") if name == "DATA_FILES" else kind(raw)
+        except ValueError:
+            raise UsageError(f"MSC_KG_{name}={raw!r} is not a {kind.__name__}") from None
+    return settings
 
 
 def close_app(app):

@@ -1,0 +1,83 @@
+"""The documented production command (gunicorn, one process with threads) keeps every limit."""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from kg.web.app import from_environment
+from tests.live import ROOT, free_port, request
+
+CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+@contextlib.contextmanager
+def gunicorn(environment):
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
+               "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, **environment})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                if request(("127.0.0.1", port), "GET", "/health")[0] == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"gunicorn did not start: {log.read().decode(errors='replace')}")
+            time.sleep(0.2)
+        yield ("127.0.0.1", port)
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with gunicorn({"MSC_KG_QUERY_TIMEOUT": "2", "MSC_KG_WORKERS": "2"}) as server:
+        yield server
+
+
+def test_it_answers_queries_and_pages(server):
+    status, _, body = request(server, "GET", "/sparql?query=" + urllib.parse.quote("ASK { ?s a msc:Study }"))
+    assert status == 200 and json.loads(body)["boolean"] is True
+    assert request(server, "GET", "/study/forbes-2014", headers={"Accept": "text/html"})[0] == 200
+
+
+def test_the_time_limit_fires_and_health_answers_meanwhile(server):
+    result = {}
+
+    def slow():
+        began = time.monotonic()
+        result["status"], _, _ = request(server, "GET", "/sparql?query=" + urllib.parse.quote(CARTESIAN))
+        result["seconds"] = time.monotonic() - began
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.3)
+    assert request(server, "GET", "/health")[0] == 200
+    thread.join(10)
+    assert result["status"] == 503 and result["seconds"] < 3.0
+
+
+def test_a_chunked_body_over_the_limit_is_refused(server):
+    payload = ("ASK {} #" + "x" * (2 * 1024 * 1024)).encode()
+    chunks = (payload[i:i + 65536] for i in range(0, len(payload), 65536))
+    status, _, _ = request(server, "POST", "/sparql", chunks, {"Content-Type": "application/sparql-query"})
+    assert status == 413
+
+
+def test_settings_come_from_the_environment():
+    assert from_environment({"MSC_KG_QUERY_TIMEOUT": "2.5", "MSC_KG_DATA_FILES": "a.ttl,b.ttl"}) == {
+        "QUERY_TIMEOUT": 2.5, "DATA_FILES": ["a.ttl", "b.ttl"]}
