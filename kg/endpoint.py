@@ -114,7 +114,7 @@ def _render(result, fmt, job):
         body = _serialize(result, fmt, truncated)
     if len(body) > job.max_bytes:
         return Answer(500, message=f"even an empty answer is over the {job.max_bytes}-byte limit")
-    media_type = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
+    media_type = formats.content_type(fmt.media_type)
     return Answer(200, media_type, body, truncated=truncated)
 
 

@@ -57,6 +57,11 @@ FORMATS = (
 )
 
 
+def content_type(media_type):
+    """The Content-Type to send: every answer is UTF-8, which text/* types must say."""
+    return media_type + "; charset=utf-8" if media_type.startswith("text/") else media_type
+
+
 def rdf_formats():
     return [f for f in FORMATS if f.kind == RDF]
 

@@ -1,8 +1,9 @@
-"""Fixtures shared by the store, query, build and CLI tests."""
+"""Fixtures shared by several test modules."""
 
 import pytest
 
 from kg.store import KINDS, open_store
+from kg.web.app import close_app, create_app
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,11 @@ def turtle(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def app():
+    """The web app over the real data with one query worker; modules needing another app define their own."""
+    app = create_app({"WORKERS": 1})
+    yield app
+    close_app(app)

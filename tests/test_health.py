@@ -7,17 +7,11 @@ import urllib.parse
 
 import pytest
 
-from kg.web.app import close_app, create_app
 from tests.live import request, running_server
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 1})
-    yield app
-    close_app(app)
 
 
 def test_health_reports_the_workers_and_the_dataset(app):

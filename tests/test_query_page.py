@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from kg.web.app import close_app, create_app
 from kg.web.query_page import wants_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,11 +28,6 @@ SCRIPT = "<script>alert(1)</script>"
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 1})
-    yield app
-    close_app(app)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from rdflib.namespace import OWL, SKOS
 from kg import config, dataset
 from kg.namespaces import MSC
 from kg.store import open_store
-from kg.web.app import close_app, create_app
 from kg.web.browse import FACETS
 from kg.web.cards import script_json
 from kg.web.pages import CONCEPTS
@@ -119,11 +118,6 @@ def path_of(iri):
 # ---------------------------------------------------------------- fixtures and data
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 1})
-    yield app
-    close_app(app)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ HTML for browsers, RDF by Accept, and the same bytes at extension twins (`.ttl`,
 
 import re
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from rdflib import RDF
 from rdflib.compare import to_canonical_graph
 
@@ -15,7 +15,7 @@ from kg import formats, negotiation, sparql
 from kg.build import DUMPS
 from kg.describe import Describe, Dump, Void
 from kg.store import GRAPH, Result
-from kg.web.data import run
+from kg.web.data import cached, run
 from kg.web.errors import problem
 from kg.web.render import Labels, iri_for_path
 
@@ -58,8 +58,7 @@ def alternates(path):
 def answer_rdf(triples, media_type, path, negotiated):
     fmt = formats.by_media_type(media_type)
     body = sparql.serialize(Result(GRAPH, triples=tuple(triples)), fmt.name)
-    charset = "; charset=utf-8" if media_type.startswith("text/") else ""
-    response = Response(body, content_type=media_type + charset)
+    response = Response(body, content_type=formats.content_type(media_type))
     return finish(response, path, fmt.extension if fmt.name != "rdfxml" else "rdf", negotiated)
 
 
@@ -103,22 +102,13 @@ def dump(name):
     if found is None:
         problem(404, f"No dump called {name}; there are {', '.join(file for file, _, _ in DUMPS)}.")
     fmt = formats.by_name(found[0])
-    body = _cached(("dump", name), lambda: run(Dump(fmt.name, merged=found[1]), timeout=120))
-    charset = "; charset=utf-8" if fmt.media_type.startswith("text/") else ""
-    response = Response(body, content_type=fmt.media_type + charset)
+    body = cached(("dump", name), lambda: run(Dump(fmt.name, merged=found[1]), timeout=120))
+    response = Response(body, content_type=formats.content_type(fmt.media_type))
     response.headers["Content-Disposition"] = f'inline; filename="msc-kg-{name}"'
     return response
 
 
 @bp.route("/.well-known/void")
 def void():
-    body = _cached(("void",), lambda: run(Void(), timeout=120))
-    return Response(body, content_type="text/turtle; charset=utf-8")
-
-
-def _cached(key, compute):
-    """The dataset is read-only while the server runs, so dumps are computed once."""
-    cache = current_app.extensions.setdefault("kg.cache", {})
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
+    body = cached(("void",), lambda: run(Void(), timeout=120))
+    return Response(body, content_type=formats.content_type("text/turtle"))

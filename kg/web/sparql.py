@@ -192,10 +192,8 @@ def _describe_or_form():
                   "max_bytes": config["MAX_RESULT_BYTES"], "max_body": config["MAX_BODY_BYTES"]}
         graph = describe(request.base_url, limits, stats["graphs"], stats["default_triples"])
         fmt = formats.by_media_type(chosen)
-        response = Response(graph.serialize(format=fmt.rdflib), content_type=_with_charset(fmt.media_type))
+        body = graph.serialize(format=fmt.rdflib)
+        response = Response(body, content_type=formats.content_type(fmt.media_type))
     response.headers["Vary"] = "Accept"
     return response
 
-
-def _with_charset(media_type):
-    return media_type + "; charset=utf-8" if media_type.startswith("text/") else media_type
