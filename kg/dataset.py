@@ -12,8 +12,11 @@ from kg.namespaces import PREFIXES
 
 
 def default_files():
-    """The ontology and every curated data file, in a stable order."""
-    return sorted(config.ONTOLOGY_DIR.glob("*.ttl")) + sorted(config.DATA_DIR.rglob("*.ttl"))
+    """The ontology and every data file, in a stable order: the curated Turtle files, then the graphs
+    curators' writes made that belong to no file (data/writes.trig, once there is one)."""
+    writes = config.DATA_DIR / "writes.trig"
+    return (sorted(config.ONTOLOGY_DIR.glob("*.ttl")) + sorted(config.DATA_DIR.rglob("*.ttl"))
+            + ([writes] if writes.exists() else []))
 
 
 def shape_files():

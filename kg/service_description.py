@@ -19,8 +19,8 @@ FORMAT_IRIS = {
 }
 
 
-def describe(endpoint, limits, graph_counts, default_triples, title="msc-kg SPARQL endpoint"):
-    """An sd:Service for `endpoint` (its absolute URL).
+def describe(endpoint, limits, graph_counts, default_triples, title="msc-kg SPARQL endpoint", writable=False):
+    """An sd:Service for `endpoint` (its absolute URL); writable: curators' updates are enabled.
 
     limits: dict with timeout, max_rows, max_bytes, max_body; graph_counts: {graph IRI: triples};
     default_triples: the size of the union default graph (a triple in two files counts once).
@@ -38,9 +38,15 @@ def describe(endpoint, limits, graph_counts, default_triples, title="msc-kg SPAR
     g.add((service, SD.feature, SD.EmptyGraphs))
     for fmt in formats.FORMATS:
         g.add((service, SD.resultFormat, FORMAT_IRIS[fmt.name]))
+    if writable:
+        g.add((service, SD.supportedLanguage, SD.SPARQL11Update))
+        access = ("SPARQL Update needs a curator's bearer token, and a write that the SHACL shapes refuse "
+                  "is not committed (422); LOAD and SERVICE are refused.")
+    else:
+        access = "Read-only: SPARQL Update is refused, and so is SERVICE."
     g.add((service, RDFS.comment, Literal(
-        "Read-only: SPARQL Update is refused, and so is SERVICE. FROM and FROM NAMED name graphs of this "
-        "dataset; nothing is fetched. The default graph is the union of the named graphs.")))
+        f"{access} FROM and FROM NAMED name graphs of this dataset; nothing is fetched. The default graph "
+        "is the union of the named graphs.")))
     g.add((service, LIMITS.maxExecutionTime, Literal(limits["timeout"], datatype=XSD.decimal)))
     g.add((service, LIMITS.maxResultRows, Literal(limits["max_rows"], datatype=XSD.integer)))
     g.add((service, LIMITS.maxResultBytes, Literal(limits["max_bytes"], datatype=XSD.integer)))

@@ -91,6 +91,8 @@ class WorkerPool:
         self._closed = False
         self._lock = threading.Lock()
         self._workers = set()
+        self._active = 0  # jobs running or waiting for a worker
+        self._successor = None  # the pool that took over, once this one is retired
         self.start_error = None
         starters = [threading.Thread(target=self._add_worker) for _ in range(size)]
         for thread in starters:
@@ -129,7 +131,37 @@ class WorkerPool:
             threading.Thread(target=self._add_worker, args=(START_RETRIES,), daemon=True).start()
 
     def run(self, job, timeout):
-        """The worker's answer to `job`, or PoolBusy / WorkTimeout / WorkerCrashed within `timeout` s."""
+        """The worker's answer to `job`, or PoolBusy / WorkTimeout / WorkerCrashed within `timeout` s.
+
+        A retired pool hands new jobs to its successor, and closes when its last job is done.
+        """
+        with self._lock:
+            successor = self._successor if self._closed else None
+            if successor is None:
+                self._active += 1
+        if successor is not None:
+            return successor.run(job, timeout)
+        try:
+            return self._run(job, timeout)
+        finally:
+            with self._lock:
+                self._active -= 1
+                done = self._successor is not None and self._active == 0 and not self._closed
+                self._closed = self._closed or done
+            if done:
+                self._kill_all()
+
+    def retire(self, successor):
+        """Hand new jobs to successor; close once the jobs already running here are done (a reader's
+        query is not killed because the data was reloaded under it)."""
+        with self._lock:
+            self._successor = successor
+            done = self._active == 0 and not self._closed
+            self._closed = self._closed or done
+        if done:
+            self._kill_all()
+
+    def _run(self, job, timeout):
         deadline = time.monotonic() + timeout
         try:
             worker = self._idle.get(timeout=max(timeout, 0))
@@ -158,6 +190,10 @@ class WorkerPool:
     def close(self):
         with self._lock:
             self._closed = True
+        self._kill_all()
+
+    def _kill_all(self):
+        with self._lock:
             workers = list(self._workers)
             self._workers.clear()
         for worker in workers:

@@ -6,12 +6,13 @@ import os
 
 from flask import Flask
 
-from kg import config, dataset
-from kg.endpoint import answer, open_for_worker
+from kg import config, writer
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
-from kg.workers import WorkerPool
+from kg.web.graph_store import bp as graph_store_bp
+from kg.web.reload import start_pool
+from kg.web.update import enable as enable_writes
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
 DEFAULTS = {
@@ -28,6 +29,10 @@ DEFAULTS = {
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,
+    # Writes (docs/endpoint.md, "Writes"): None keeps the server read-only. TOKEN or NAME:TOKEN,...
+    "WRITE_TOKEN": None,
+    "WRITES_FILE": None,  # where new graphs go; None: writes.trig beside the data
+    "WRITE_TIMEOUT": 60.0,  # seconds for computing and validating one write
 }
 
 
@@ -41,16 +46,16 @@ def create_app(config=None):
     # MAX_CONTENT_LENGTH cuts a chunked body short without telling anyone).
     app.config["MAX_CONTENT_LENGTH"] = None
     app.json.sort_keys = False
-    files = app.config["DATA_FILES"]
-    files = [str(f) for f in (dataset.default_files() if files is None else files)]
+    writer.recover(app.config)
+    files = writer.served_files(app.config)
     if app.config["STORE_PATH"] is not None:
         # Load the on-disk store here, once, and close it before the workers open it read-only.
         open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"]).close()
-    pool = WorkerPool(open_for_worker, (app.config["STORE"], files, app.config["STORE_PATH"]), answer,
-                      size=app.config["WORKERS"], memory_limit=app.config["WORKER_MEMORY_BYTES"])
+    pool = start_pool(app.config, files)
     atexit.register(pool.close)
     app.extensions["kg.pool"] = pool
     app.extensions["kg.stats"] = pool.run("stats", timeout=300)
+    enable_writes(app)
     errors.register(app)
     render.register(app)
     security.register(app)
@@ -60,6 +65,7 @@ def create_app(config=None):
     app.register_blueprint(views.bp)
     app.register_blueprint(browse.bp)
     app.register_blueprint(documentation.bp)
+    app.register_blueprint(graph_store_bp)
     # Last: its catch-all path must not shadow the routes above.
     app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)
@@ -86,3 +92,5 @@ def from_environment(environ=None):
 def close_app(app):
     """Stop the app's query workers (tests build many apps; a server process just exits)."""
     app.extensions["kg.pool"].close()
+    if app.extensions.get("kg.writer") is not None:
+        app.extensions["kg.writer"].close()

@@ -1,4 +1,5 @@
-"""The SPARQL 1.1 Protocol endpoint at /sparql: read-only queries, run in killable workers.
+"""The SPARQL 1.1 Protocol endpoint at /sparql: queries, run in killable workers (and curators'
+updates, handed to kg.web.update).
 
 A browser (see kg.web.query_page.wants_page) asking without format= gets the query page with the
 answer as a table instead; every other client gets exactly the protocol's answer.
@@ -13,6 +14,7 @@ from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
 from kg.web import query_page
 from kg.web.errors import Problem, problem
+from kg.web.update import sparql_update
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
 bp = Blueprint("sparql", __name__)
@@ -20,8 +22,6 @@ bp = Blueprint("sparql", __name__)
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 UPDATE = "application/sparql-update"
-READ_ONLY = ("This endpoint is read-only: SPARQL Update is refused. "
-             "Curators write through the authenticated curation service.")
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -43,7 +43,7 @@ def endpoint():
         return Response(status=204)
     params = _params()
     if "update" in params:
-        problem(403, READ_ONLY)
+        return sparql_update(params)
     queries = params.get("query", [])
     if len(queries) > 1:
         problem(400, "Send exactly one query; this request has several 'query' parameters.")
@@ -76,8 +76,8 @@ def _params():
     except UnicodeDecodeError:
         problem(400, "The request body is not valid UTF-8.")
     if kind == UPDATE:
-        problem(403, READ_ONLY)
-    if kind == QUERY:
+        params.setdefault("update", []).append(text)
+    elif kind == QUERY:
         params.setdefault("query", []).append(text)
     else:
         for name, values in parse_qs(text, keep_blank_values=True).items():
@@ -190,7 +190,8 @@ def _describe_or_form():
         stats = current_app.extensions["kg.stats"]
         limits = {"timeout": config["QUERY_TIMEOUT"], "max_rows": config["MAX_ROWS"],
                   "max_bytes": config["MAX_RESULT_BYTES"], "max_body": config["MAX_BODY_BYTES"]}
-        graph = describe(request.base_url, limits, stats["graphs"], stats["default_triples"])
+        graph = describe(request.base_url, limits, stats["graphs"], stats["default_triples"],
+                         writable=current_app.extensions.get("kg.writer") is not None)
         fmt = formats.by_media_type(chosen)
         body = graph.serialize(format=fmt.rdflib)
         response = Response(body, content_type=formats.content_type(fmt.media_type))
