@@ -49,7 +49,8 @@ def gsp_tests():
                     "path": str(g.value(req, HT.absolutePath)).replace("/gsp", "/graph-store", 1),
                     "headers": headers_of(g, g.value(req, HT.headers)),
                     "body": None if body is None else str(g.value(body, CNT.chars)),
-                    "statuses": {STATUS[str(s).rsplit("#", 1)[1]] for s in g.objects(resp, MF.expectedStatus)},
+                    "statuses": {STATUS[str(s).rsplit("#", 1)[1]]
+                                 for s in g.objects(resp, MF.expectedStatus)},
                     "location": g.value(resp, MF.expectedLocation),
                     "response_headers": headers_of(g, g.value(resp, HT.headers)),
                     "expected": None if expected is None else str(g.value(expected, CNT.chars)),

@@ -1,8 +1,9 @@
 """The W3C SPARQL 1.1 Protocol and Service Description tests, run from their manifests against the
 real server over HTTP on 127.0.0.1, with the data loaded under the graph names the manifest gives.
 
-The endpoint is read-only: the manifest's update tests must get the refusal (403) and leave the
-dataset unchanged; every query test must pass as the manifest says.
+Without a write token the endpoint is read-only: the manifest's update tests must get the refusal
+(403) and leave the dataset unchanged; every query test must pass as the manifest says. With a token
+(sent with every request), the manifest's update tests must pass as it says, on a server of their own.
 """
 
 import json
@@ -60,10 +61,11 @@ def protocol_tests():
     return tests
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The server with data1-3 of the manifest in named graphs given by their labels."""
-    folder = tmp_path_factory.mktemp("w3c")
+TOKEN = "protocol-test-token-0123456789"
+
+
+def protocol_dataset(folder):
+    """data1-3 of the manifest in named graphs given by their labels, as one N-Quads file."""
     dataset = folder / "protocol.nq"
     lines = []
     for n in (1, 2, 3):
@@ -71,7 +73,21 @@ def server(tmp_path_factory):
             s, p, o = (t.n3() for t in triple)
             lines.append(f"{s} {p} {o} <http://kasei.us/2009/09/sparql/data/data{n}.rdf> .")
     dataset.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dataset
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    dataset = protocol_dataset(tmp_path_factory.mktemp("w3c"))
     with running_server("--data", dataset, "--timeout", "5") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def writable_server(tmp_path_factory):
+    dataset = protocol_dataset(tmp_path_factory.mktemp("w3c-writable"))
+    options = ("--timeout", "5", "--workers", "1", "--write-token", TOKEN)
+    with running_server("--data", dataset, *options) as server:
         yield server
 
 
@@ -95,15 +111,14 @@ def is_update(req):
     return content_type.startswith("application/sparql-update") or (req["body"] or "").startswith("update=")
 
 
-@pytest.mark.parametrize(("requests", "graphs"), protocol_tests())
-def test_protocol(server, requests, graphs):
-    before = dataset_size(server)
+def run_requests(server, requests, token=None):
     for req in requests:
         encoding = "utf-16" if "UTF-16" in req["headers"].get("content-type", "") else "utf-8"
         body = None if req["body"] is None else req["body"].encode(encoding)
-        status, headers, payload = request(server, req["method"], req["path"], body, req["headers"])
+        headers = {**req["headers"], **({"Authorization": f"Bearer {token}"} if token else {})}
+        status, headers, payload = request(server, req["method"], req["path"], body, headers)
         expected = {s[0] for s in req["statuses"]}
-        if is_update(req) and req["method"] == "POST" and expected <= {"2", "3"}:
+        if not token and is_update(req) and req["method"] == "POST" and expected <= {"2", "3"}:
             # Read-only: the refusal the protocol allows for an operation the service does not offer.
             assert status == 403, payload
             assert b"read-only" in payload
@@ -118,11 +133,26 @@ def test_protocol(server, requests, graphs):
             assert content_type.startswith(allowed), content_type
         if req["boolean"] is not None and status == 200:
             answer = parse_boolean(content_type, payload)
-            if any(is_update(r) for r in requests):
+            if not token and any(is_update(r) for r in requests):
                 assert isinstance(answer, bool)
             else:
                 assert answer == req["boolean"].toPython()
+
+
+@pytest.mark.parametrize(("requests", "graphs"), protocol_tests())
+def test_protocol(server, requests, graphs):
+    before = dataset_size(server)
+    run_requests(server, requests)
     assert dataset_size(server) == before, "the read-only dataset changed"
+
+
+@pytest.mark.parametrize(("requests", "graphs"), [t for t in protocol_tests() if "update" in t.id])
+def test_protocol_updates_with_a_token(writable_server, requests, graphs):
+    """The update tests, each as the manifest says; those that must fail leave the data as it was."""
+    before = dataset_size(writable_server)
+    run_requests(writable_server, requests, TOKEN)
+    if all(s[0] == "4" for r in requests for s in r["statuses"]):
+        assert dataset_size(writable_server) == before, "a refused update changed the dataset"
 
 
 def service_description(server, accept="text/turtle"):
