@@ -80,11 +80,12 @@ def served_files(settings):
 def recover(settings):
     """Finish or discard a commit a crash cut short (kg.commit), before anything reads the files."""
     folder = writes_file(settings).parent
-    if not folder.is_dir():
-        return
-    with commit.locked(folder / ".msc-kg-write.lock"):
-        commit.recover(folder / ".msc-kg-commit.journal",
-                       {Path(f).parent for f in served_files(settings)} | {folder})
+    journal = folder / ".msc-kg-commit.journal"
+    directories = {Path(f).parent for f in served_files(settings)} | {folder}
+    # Look first, so that a read-only server leaves no lock file behind in a clean data directory.
+    if journal.exists() or any(any(d.glob(commit.STAGED + "*")) for d in directories if d.is_dir()):
+        with commit.locked(folder / ".msc-kg-write.lock"):
+            commit.recover(journal, directories)
 
 
 class Writer:
