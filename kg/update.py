@@ -5,7 +5,8 @@ The copy is an in-memory oxigraph store: one named graph per graph of the datase
 operation runs, the union of them all as its default graph. After each operation the store is
 reconciled (`_reconcile`): a triple the operation removed from the default graph is removed from
 every named graph (unless the same operation put it into that graph), and a triple it added to the
-default graph that no named graph holds goes to the writes graph. So `DELETE DATA { t }` removes t
+default graph that no named graph holds goes to the writes graph (ADD, COPY and MOVE into DEFAULT,
+whose meaning under a union is unclear, are refused). So `DELETE DATA { t }` removes t
 wherever a file states it, and `ASK { t }` afterwards is false; `INSERT DATA { t }` adds it once.
 """
 
@@ -52,6 +53,9 @@ def check(text, using=(), using_named=()):
         raise QueryError("LOAD is refused: this server fetches nothing; send the data in the request")
     if "ServiceGraphPattern" in names:
         raise QueryError("SERVICE is refused: updates run on the local dataset only")
+    if any(op.name in ("Add", "Copy", "Move") and op.graph[1] == "DEFAULT" for op in tree.request):
+        raise QueryError("ADD, COPY and MOVE into DEFAULT are refused: the default graph is the union of "
+                         "the named graphs; name the graph to write into")
     for iri in (*using, *using_named):
         if not _IRI.fullmatch(iri):
             raise QueryError(f"{iri!r} is not an absolute IRI")
@@ -133,7 +137,7 @@ def reconcile(store, before, writes_graph):
     final = {}
     for name, triples in after.items():
         final[name] = triples - (removed - (triples - before.get(name, set())))
-    added = union_after - set().union(*final.values())
+    added = union_after - union_before - set().union(*final.values())
     if added:
         final[writes_graph] = final.get(writes_graph, set()) | added
     store.clear()

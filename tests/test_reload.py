@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import quote
 
@@ -85,3 +86,31 @@ def test_a_failed_reload_keeps_the_last_good_data_and_a_good_one_serves_the_new(
     assert wait_for(lambda: ask(server, 'ASK { ?s skos:altLabel "added by hand" }')), log.read_text()
     assert ask(server, f"ASK {{ <{STUDY}> a msc:Study }}")
     assert process.poll() is None
+
+
+def start(_):
+    return None
+
+
+def slow(state, job):
+    time.sleep(job)
+    return f"slept {job}"
+
+
+def test_a_retired_pool_finishes_its_running_query_and_hands_new_ones_to_its_successor():
+    from kg.workers import WorkerPool
+
+    old, new = WorkerPool(start, (None,), slow, size=1), WorkerPool(start, (None,), slow, size=1)
+    try:
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(old.run(1.5, timeout=30)))
+        reader.start()
+        assert wait_for(lambda: old.idle == 0, 10)
+        old.retire(new)
+        assert old.run(0, timeout=30) == "slept 0"  # served by the successor while the old one works
+        reader.join(30)
+        assert answers == ["slept 1.5"], "the running query was killed by the reload"
+        assert wait_for(lambda: not old._workers, 10), "the retired pool did not close"
+    finally:
+        old.close()
+        new.close()

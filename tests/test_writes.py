@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from rdflib import Graph, Namespace, URIRef
+from rdflib import Dataset, Graph, Namespace, URIRef
 
-from kg import commit, writer
+from kg import commit, writer, writes
 from kg.web.app import close_app, create_app
 from tests.live import ROOT, request, running_server
 
@@ -235,3 +235,57 @@ def test_no_test_wrote_into_the_repository():
     assert not (ROOT / "data" / "writes.trig").exists()
     assert not (ROOT / "data" / "provenance.ttl").exists()
     assert not list(Path(ROOT / "data").glob(".msc-kg-*"))
+
+
+EX = "PREFIX ex: <http://example.org/>\n"
+INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
+A1 = f'<http://example.org/a> <http://example.org/p> "1"^^{INTEGER}'
+B2 = f'<http://example.org/b> <http://example.org/p> "2"^^{INTEGER}'
+G, H = "http://example.org/g", "http://example.org/h"
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return writes.open_writer(None)
+
+
+def graphs_after(shapes, folder, text):
+    """{graph: set of N-Triples lines} of the dataset after the update, applied to folder's files."""
+    data = folder / "g.trig"
+    job = writes.Write(operation=writes.UPDATE, update=text, files=(str(data),),
+                       writes_file=str(folder / "w.trig"), base="https://w3id.org/msc-kg/")
+    outcome = writes.handle(shapes, job)
+    assert outcome.status == 200, outcome.message
+    quads = Dataset()
+    for content in {str(data.resolve()): data.read_bytes(), **outcome.changes}.values():
+        quads.parse(data=content.decode("utf-8"), format="trig")
+    return {str(g.identifier): {" ".join(t.n3() for t in triple) for triple in g}
+            for g in quads.graphs() if len(g)}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A triple deleted from the default graph goes from every graph, even one written just before.
+    (EX + "INSERT DATA { GRAPH ex:h { ex:a ex:p 1 } } ; DELETE WHERE { ex:a ex:p ?o }", {G: {B2}}),
+    # Moved from the default graph into a named one in one operation: kept there.
+    (EX + "DELETE { ?s ex:p 2 } INSERT { GRAPH ex:h { ?s ex:p 2 } } WHERE { ?s ex:p 2 }", {G: {A1}, H: {B2}}),
+    # Deleted from its only graph: gone from the union too, not kept in the writes graph.
+    (EX + "DELETE DATA { GRAPH ex:g { ex:a ex:p 1 } }", {G: {B2}}),
+    # Prefixes carry over ';', and a ';' inside a string or a comment splits nothing.
+    (EX + 'INSERT DATA { GRAPH ex:g { ex:c ex:q "x;y" } } # ; not here\n'
+          '; DELETE DATA { GRAPH ex:g { ex:a ex:p 1 } }',
+     {G: {B2, '<http://example.org/c> <http://example.org/q> "x;y"'}}),
+])
+def test_updates_treat_the_default_graph_as_the_union(tmp_path, shapes, text, expected):
+    data = "<http://example.org/g> { <http://example.org/a> <http://example.org/p> 1 . " \
+           "<http://example.org/b> <http://example.org/p> 2 . }\n"
+    (tmp_path / "g.trig").write_text(data, encoding="utf-8")
+    assert graphs_after(shapes, tmp_path, text) == expected
+
+
+@pytest.mark.parametrize("verb", ["MOVE", "ADD", "COPY"])
+def test_writes_into_default_whose_meaning_is_unclear_are_refused(tmp_path, shapes, verb):
+    job = writes.Write(operation=writes.UPDATE, update=f"{verb} <http://example.org/g> TO DEFAULT",
+                       files=(), writes_file=str(tmp_path / "w.trig"), base="https://w3id.org/msc-kg/")
+    outcome = writes.handle(shapes, job)
+    assert outcome.status == 400 and "DEFAULT" in outcome.message
+    assert not outcome.changes
