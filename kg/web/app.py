@@ -11,6 +11,7 @@ from kg.endpoint import answer, open_for_worker
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
+from kg.web.admission import create as create_admission
 from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
@@ -25,6 +26,12 @@ DEFAULTS = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_QUERY_BYTES": 256 * 1024,
     "WORKER_MEMORY_BYTES": 4 * 1024 ** 3,
+    # Admission to the workers (kg/web/admission.py): past these, 429 with Retry-After.
+    "MAX_QUEUE": 32,  # requests waiting for a worker, all clients together
+    "CLIENT_QUEUE": 8,  # requests waiting for a worker from one client
+    "CLIENT_BUDGET": 30.0,  # seconds of worker time one client may use per CLIENT_WINDOW
+    "CLIENT_WINDOW": 60.0,  # seconds
+    "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For names the client; 0: none
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,
@@ -50,6 +57,7 @@ def create_app(config=None):
                       size=app.config["WORKERS"], memory_limit=app.config["WORKER_MEMORY_BYTES"])
     atexit.register(pool.close)
     app.extensions["kg.pool"] = pool
+    app.extensions["kg.admission"] = create_admission(app)
     app.extensions["kg.stats"] = pool.run("stats", timeout=300)
     errors.register(app)
     render.register(app)
