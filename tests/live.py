@@ -23,6 +23,13 @@ def free_port():
 def running_server(*args, start_timeout=120, env=None):
     """Yield (host, port) of a serve.py started with args (and env, e.g. MSC_KG_* settings); stop it
     afterwards."""
+    with server_process(*args, start_timeout=start_timeout, env=env) as (_, server, _):
+        yield server
+
+
+@contextlib.contextmanager
+def server_process(*args, start_timeout=120, env=None):
+    """Yield (process, (host, port), log file) of a serve.py started with args, once it answers."""
     port = free_port()
     # The server's log goes to a file: a pipe nobody reads would block the server once full.
     log = tempfile.TemporaryFile()
@@ -46,7 +53,7 @@ def running_server(*args, start_timeout=120, env=None):
             if time.monotonic() > deadline:
                 raise RuntimeError("serve.py did not answer in time")
             time.sleep(0.2)
-        yield ("127.0.0.1", port)
+        yield process, ("127.0.0.1", port), log
     finally:
         process.terminate()
         try:

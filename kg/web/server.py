@@ -1,9 +1,27 @@
-"""Starting the server from the command line: `python serve.py` and `kg serve` share these options."""
+"""Starting the server from the command line: `python serve.py` and `kg serve` share these options.
+
+Before serving, the data is checked against the shapes: a file that does not parse stops the
+server (exit 2, naming file, line and column), and so does data that does not conform (exit 1,
+with the report `kg validate` gives), unless --no-validate says to serve it anyway.
+
+SIGTERM (and Ctrl-C) stop the server gracefully: it stops accepting connections at once, lets
+the requests in flight finish (for at most the query time limit plus DRAIN_MARGIN seconds),
+then exits 0.
+"""
 
 import argparse
+import signal
 import sys
+import threading
+import time
 
+from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
+
+from kg import validation
 from kg.errors import KGError
+
+DRAIN_MARGIN = 5.0  # seconds beyond the query time limit for answers to be written out
 
 
 def _positive(kind):
@@ -27,12 +45,19 @@ def add_arguments(parser):
                         help="maximum query execution time in seconds (default 10)")
     parser.add_argument("--data", nargs="+", metavar="FILE",
                         help="serve these RDF files instead of ontology/ and data/")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="serve the data without checking it against the shapes (drafts, fixtures)")
 
 
 def run(args):
-    """Build the app and serve it until interrupted; 2 when the data cannot be served."""
+    """Check the data, build the app and serve it until SIGTERM or Ctrl-C; 2 when the data does not
+    parse or cannot be served, 1 when it does not conform to the shapes."""
     from kg.web.app import create_app
 
+    if not args.no_validate:
+        status = check(args.data)
+        if status:
+            return status
     try:
         app = create_app({
             "STORE": args.store, "STORE_PATH": args.store_path, "WORKERS": args.workers,
@@ -41,6 +66,82 @@ def run(args):
     except KGError as exc:
         print(f"msc-kg: {exc}", file=sys.stderr)
         return 2
-    print(f"msc-kg: serving http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    serve(app, args.host, args.port, drain=args.timeout + DRAIN_MARGIN)
     return 0
+
+
+def check(files):
+    """0 when the files parse and conform; else print why and return the exit status."""
+    try:
+        report = validation.validate(files)
+    except KGError as exc:  # a file that does not parse, named with line and column
+        print(f"msc-kg: {exc}", file=sys.stderr)
+        return 2
+    if report.conforms:
+        return 0
+    # The violations only: warnings do not stop the server (kg validate lists them too).
+    print(validation.Report(report.violations, report.results_graph).to_text(), file=sys.stderr)
+    print(f"msc-kg: not serving: the data does not conform to the shapes ({report.summary()}). "
+          "Fix what the report says (kg validate shows it again), or serve anyway with --no-validate.",
+          file=sys.stderr)
+    return 1
+
+
+class InFlight:
+    """WSGI middleware counting the requests being answered, until their answer is written out."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self._cond = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self._cond:
+            self.count += 1
+        answered = False
+        try:
+            body = self.app(environ, start_response)
+            answered = True
+        finally:
+            if not answered:
+                self._done()
+        return ClosingIterator(body, self._done)
+
+    def _done(self):
+        with self._cond:
+            self.count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, seconds):
+        """Whether every request finished within seconds."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while self.count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+
+def serve(app, host, port, drain):
+    """Serve app with Werkzeug's threaded server until SIGTERM or SIGINT, then drain and return."""
+    counted = InFlight(app.wsgi_app)
+    app.wsgi_app = counted
+    server = make_server(host, port, app, threaded=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    loop = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    loop.start()
+    print(f"msc-kg: serving http://{host}:{port}/sparql", file=sys.stderr, flush=True)
+    while not stop.wait(1):
+        pass
+    # The loop stops and closes the listening socket (new connections are refused); the
+    # requests in flight go on in their own threads.
+    server.shutdown()
+    print(f"msc-kg: stopping; waiting for {counted.count} request(s) in flight", file=sys.stderr, flush=True)
+    if not counted.wait_idle(drain):
+        print(f"msc-kg: {counted.count} request(s) still in flight after {drain:g} s; stopping anyway",
+              file=sys.stderr, flush=True)
+    app.extensions["kg.pool"].close()
