@@ -11,17 +11,23 @@ then exits 0.
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 import time
 
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import ClosingIterator
 
 from kg import validation
 from kg.errors import KGError
 
 DRAIN_MARGIN = 5.0  # seconds beyond the query time limit for answers to be written out
+# After answering a request it did not read whole (a 5 MB URL gets its 414 after 64 KiB), the
+# server reads and drops what the client still sends, for this long and up to this much: closing
+# with unread data would reset the connection and could destroy the answer before it is read.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 16 * 1024 * 1024
 
 
 def _positive(kind):
@@ -124,11 +130,37 @@ class InFlight:
             return True
 
 
+class Handler(WSGIRequestHandler):
+    """Werkzeug's handler; the few errors http.server answers by itself, before the app sees the
+    request (a request line over 64 KiB: 414; too many headers: 431), are written as the app's
+    plain-text problem ("414 Title: detail") instead of an HTML page."""
+
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s: %(explain)s\n"
+
+
+class Server(ThreadedWSGIServer):
+    def shutdown_request(self, request):
+        # A lingering close: see LINGER_SECONDS.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_SECONDS)
+            deadline, read = time.monotonic() + LINGER_SECONDS, 0
+            while read < LINGER_BYTES and time.monotonic() < deadline:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                read += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
+
+
 def serve(app, host, port, drain):
     """Serve app with Werkzeug's threaded server until SIGTERM or SIGINT, then drain and return."""
     counted = InFlight(app.wsgi_app)
     app.wsgi_app = counted
-    server = make_server(host, port, app, threaded=True)
+    server = Server(host, port, app, handler=Handler)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
