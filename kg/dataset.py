@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import pyoxigraph
 import rdflib
 from rdflib import Dataset, Graph, URIRef
+from rdflib.exceptions import ParserError
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from kg import config
@@ -72,9 +74,29 @@ def parse_file(path, graph=None):
         raw = exc._str.decode("utf-8", "replace") if isinstance(exc._str, bytes) else exc._str
         column = exc._i - raw.rfind("\n", 0, exc._i)
         raise DataParseError(display_path(path), exc._why, exc.lines + 1, column) from None
+    except ParserError as exc:
+        # rdflib's N-Triples and N-Quads parsers say neither line nor column: ask oxigraph where.
+        raise _located(path, text) or DataParseError(display_path(path), str(exc)) from None
     except (ValueError, SyntaxError) as exc:
         raise DataParseError(display_path(path), str(exc)) from None
     return graph
+
+
+OXIGRAPH_FORMATS = {"nt": pyoxigraph.RdfFormat.N_TRIPLES, "nquads": pyoxigraph.RdfFormat.N_QUADS}
+
+
+def _located(path, text):
+    """A DataParseError with line and column from oxigraph's parser, or None if it finds no error."""
+    fmt = OXIGRAPH_FORMATS.get(rdflib_format(path))
+    if fmt is None:
+        return None
+    try:
+        for _ in pyoxigraph.parse(text.encode("utf-8"), fmt):
+            pass
+    except SyntaxError as exc:
+        reason = exc.msg.split(": ", 1)[-1]
+        return DataParseError(display_path(path), reason, exc.lineno, exc.offset)
+    return None
 
 
 def load_dataset(files=None):

@@ -20,8 +20,16 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running_server(*args, start_timeout=120):
-    """Yield (host, port) of a serve.py started with args; stop it afterwards."""
+def running_server(*args, start_timeout=120, env=None):
+    """Yield (host, port) of a serve.py started with args (and env, e.g. MSC_KG_* settings); stop it
+    afterwards."""
+    with server_process(*args, start_timeout=start_timeout, env=env) as (_, server, _):
+        yield server
+
+
+@contextlib.contextmanager
+def server_process(*args, start_timeout=120, env=None):
+    """Yield (process, (host, port), log file) of a serve.py started with args, once it answers."""
     port = free_port()
     # The server's log goes to a file: a pipe nobody reads would block the server once full.
     log = tempfile.TemporaryFile()
@@ -29,7 +37,7 @@ def running_server(*args, start_timeout=120):
         [sys.executable, str(ROOT / "serve.py"), "--host", "127.0.0.1", "--port", str(port),
          *map(str, args)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         deadline = time.monotonic() + start_timeout
@@ -45,7 +53,7 @@ def running_server(*args, start_timeout=120):
             if time.monotonic() > deadline:
                 raise RuntimeError("serve.py did not answer in time")
             time.sleep(0.2)
-        yield ("127.0.0.1", port)
+        yield process, ("127.0.0.1", port), log
     finally:
         process.terminate()
         try:
@@ -56,9 +64,14 @@ def running_server(*args, start_timeout=120):
         log.close()
 
 
-def request(server, method, path, body=None, headers=None, timeout=60):
-    """(status, headers dict with lower-case names, body bytes) of one HTTP request."""
-    connection = http.client.HTTPConnection(*server, timeout=timeout)
+def request(server, method, path, body=None, headers=None, timeout=60, source=None):
+    """(status, headers dict with lower-case names, body bytes) of one HTTP request.
+
+    source is the client's own address: Linux routes all of 127.0.0.0/8 to loopback, so a test
+    can be a second client (127.0.0.2) to a server on 127.0.0.1.
+    """
+    connection = http.client.HTTPConnection(*server, timeout=timeout,
+                                            source_address=(source, 0) if source else None)
     try:
         encode_chunked = body is not None and not isinstance(body, (bytes, str))
         connection.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)

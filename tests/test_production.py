@@ -36,16 +36,17 @@ def gunicorn(environment):
                 log.seek(0)
                 raise RuntimeError(f"gunicorn did not start: {log.read().decode(errors='replace')}")
             time.sleep(0.2)
-        yield ("127.0.0.1", port)
+        yield process, ("127.0.0.1", port)
     finally:
-        process.terminate()
-        process.wait(15)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(15)
         log.close()
 
 
 @pytest.fixture(scope="module")
 def server():
-    with gunicorn({"MSC_KG_QUERY_TIMEOUT": "2", "MSC_KG_WORKERS": "2"}) as server:
+    with gunicorn({"MSC_KG_QUERY_TIMEOUT": "2", "MSC_KG_WORKERS": "2"}) as (_, server):
         yield server
 
 
@@ -81,3 +82,28 @@ def test_a_chunked_body_over_the_limit_is_refused(server):
 def test_settings_come_from_the_environment():
     assert from_environment({"MSC_KG_QUERY_TIMEOUT": "2.5", "MSC_KG_DATA_FILES": "a.ttl,b.ttl"}) == {
         "QUERY_TIMEOUT": 2.5, "DATA_FILES": ["a.ttl", "b.ttl"]}
+
+
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
+    # 6,000 triples: a COUNT over the product of two patterns takes a few seconds and finishes.
+    chain = tmp_path / "chain.nt"
+    triple = "<https://example.org/n{}> <https://example.org/next> <https://example.org/n{}> .\n"
+    chain.write_text("".join(triple.format(i, i + 1) for i in range(6000)), encoding="utf-8")
+    product = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?q ?d }"
+    settings = {"MSC_KG_DATA_FILES": str(chain), "MSC_KG_QUERY_TIMEOUT": "30", "MSC_KG_WORKERS": "1"}
+    with gunicorn(settings) as (process, server):
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.update(answer=request(
+            server, "GET", "/sparql?query=" + urllib.parse.quote(product), timeout=60)))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while json.loads(request(server, "GET", "/health", timeout=5)[2])["idle_workers"] != 0:
+            assert time.monotonic() < deadline, "the query never reached the worker"
+            time.sleep(0.05)
+        process.terminate()
+        assert thread.is_alive(), "the query finished before it could be drained; make it longer"
+        thread.join(40)
+        status, _, body = outcome["answer"]
+        assert status == 200
+        assert json.loads(body)["results"]["bindings"][0]["n"]["value"] == str(6000 * 6000)
+        assert process.wait(40) == 0

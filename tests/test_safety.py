@@ -9,6 +9,7 @@ the Content-Security-Policy that would stop what slipped through anyway.
 
 import json
 import re
+import socket
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -321,7 +322,7 @@ INJECTED = "script:not([src^='/static/']):not([type='application/ld+json']), [on
 
 @pytest.fixture(scope="module")
 def hostile_server():
-    with running_server("--data", *FILES, "--workers", "1") as (host, port):
+    with running_server("--data", *FILES, "--workers", "1", "--no-validate") as (host, port):
         yield f"http://{host}:{port}"
 
 
@@ -350,3 +351,47 @@ def test_no_hostile_page_runs_script_in_a_browser(browser, hostile_server, path)
     finally:
         watched.close()
     assert watched.problems == []
+
+
+# Path traversal on the dump and static routes, sent byte for byte over a socket (no client
+# normalises them first): each is refused or not found, and no file's contents come back.
+TRAVERSALS = [
+    "/dumps/../../etc/passwd", "/dumps/..%2f..%2fetc%2fpasswd", "/dumps/%2e%2e/%2e%2e/etc/passwd",
+    "/dumps/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/dumps/..\\..\\etc\\passwd", "/dumps/..%5c..%5cetc%5cpasswd",
+    "/dumps/dataset.nt%00.txt", "/dumps/dataset.nt\x00", "/dumps/%252e%252e%252fetc%252fpasswd",
+    "/static/../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/static/..%5c..%5c..%5cetc%5cpasswd",
+    "/static/..\\app.py", "/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/app.py",
+    "/static/style.css%00.py", "/static/style.css\x00", "/static//etc/passwd", "/static/%2fetc%2fpasswd",
+    "/static/..%c0%af..%c0%afetc%c0%afpasswd", "//etc/passwd", "/..%2f..%2fetc%2fpasswd",
+    "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+]
+# Contents of files that must never be served: the system's users, and the server's own code.
+SECRETS = [b"root:", b"def create_app", b"DEFAULTS"]
+
+
+def raw_get(base, target):
+    """(status, body) of a GET with this exact request target."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        head = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        sock.sendall(head.encode("latin-1"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("target", TRAVERSALS)
+def test_path_traversal_is_refused_or_not_found(hostile_server, target):
+    status, body = raw_get(hostile_server, target)
+    assert status in (400, 404), (status, body[:200])
+    assert not any(secret in body for secret in SECRETS), body[:500]
+    assert b"Traceback" not in body
+
+
+def test_the_dump_and_static_routes_do_serve_their_own_files(hostile_server):
+    assert raw_get(hostile_server, "/static/style.css")[0] == 200
+    status, body = raw_get(hostile_server, "/dumps/dataset.nt")
+    assert status == 200 and b"hostile-2024" in body

@@ -10,6 +10,7 @@ from kg import config, writer
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
+from kg.web.admission import create as create_admission
 from kg.web.graph_store import bp as graph_store_bp
 from kg.web.reload import start_pool
 from kg.web.update import enable as enable_writes
@@ -26,6 +27,12 @@ DEFAULTS = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_QUERY_BYTES": 256 * 1024,
     "WORKER_MEMORY_BYTES": 4 * 1024 ** 3,
+    # Admission to the workers (kg/web/admission.py): past these, 429 with Retry-After.
+    "MAX_QUEUE": 32,  # requests waiting for a worker, all clients together
+    "CLIENT_QUEUE": 8,  # requests waiting for a worker from one client
+    "CLIENT_BUDGET": 30.0,  # seconds of worker time one client may use per CLIENT_WINDOW
+    "CLIENT_WINDOW": 60.0,  # seconds
+    "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For names the client; 0: none
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,
@@ -54,6 +61,7 @@ def create_app(config=None):
     pool = start_pool(app.config, files)
     atexit.register(pool.close)
     app.extensions["kg.pool"] = pool
+    app.extensions["kg.admission"] = create_admission(app)
     app.extensions["kg.stats"] = pool.run("stats", timeout=300)
     enable_writes(app)
     errors.register(app)

@@ -4,6 +4,7 @@ from flask import current_app
 
 from kg.describe import View
 from kg.endpoint import Answer
+from kg.web import admission
 from kg.web.errors import problem
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
@@ -12,7 +13,7 @@ def run(job, timeout=None):
     """The worker's answer to a kg.describe job, or an HTTP error a person can read."""
     timeout = timeout or current_app.config["QUERY_TIMEOUT"]
     try:
-        answer = current_app.extensions["kg.pool"].run(job, timeout)
+        answer = admission.run(job, timeout)
     except (WorkTimeout, PoolBusy):
         problem(503, "The server is busy and could not build this page in time; try again shortly.",
                 {"Retry-After": "2"})

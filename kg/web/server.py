@@ -1,9 +1,33 @@
-"""Starting the server from the command line: `python serve.py` and `kg serve` share these options."""
+"""Starting the server from the command line: `python serve.py` and `kg serve` share these options.
+
+Before serving, the data is checked against the shapes: a file that does not parse stops the
+server (exit 2, naming file, line and column), and so does data that does not conform (exit 1,
+with the report `kg validate` gives), unless --no-validate says to serve it anyway.
+
+SIGTERM (and Ctrl-C) stop the server gracefully: it stops accepting connections at once, lets
+the requests in flight finish (for at most the query time limit plus DRAIN_MARGIN seconds),
+then exits 0.
+"""
 
 import argparse
+import signal
+import socket
 import sys
+import threading
+import time
 
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import ClosingIterator
+
+from kg import validation
 from kg.errors import KGError
+
+DRAIN_MARGIN = 5.0  # seconds beyond the query time limit for answers to be written out
+# After answering a request it did not read whole (a 5 MB URL gets its 414 after 64 KiB), the
+# server reads and drops what the client still sends, for this long and up to this much: closing
+# with unread data would reset the connection and could destroy the answer before it is read.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 16 * 1024 * 1024
 
 
 def _positive(kind):
@@ -31,13 +55,20 @@ def add_arguments(parser):
                         help="enable curators' writes: TOKEN or NAME:TOKEN,... (better: MSC_KG_WRITE_TOKEN)")
     parser.add_argument("--writes-file", metavar="FILE",
                         help="where writes put graphs of no data file (default: writes.trig beside the data)")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="serve the data without checking it against the shapes (drafts, fixtures)")
 
 
 def run(args):
-    """Build the app and serve it until interrupted; 2 when the data cannot be served."""
+    """Check the data, build the app and serve it until SIGTERM or Ctrl-C; 2 when the data does not
+    parse or cannot be served, 1 when it does not conform to the shapes."""
     from kg.web.app import create_app
     from kg.web.reload import on_sighup
 
+    if not args.no_validate:
+        status = check(args.data)
+        if status:
+            return status
     try:
         app = create_app({
             "STORE": args.store, "STORE_PATH": args.store_path, "WORKERS": args.workers,
@@ -49,6 +80,108 @@ def run(args):
         print(f"msc-kg: {exc}", file=sys.stderr)
         return 2
     on_sighup(app)  # `kill -HUP <pid>` serves the files as they are now (docs/endpoint.md, "Reload")
-    print(f"msc-kg: serving http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    serve(app, args.host, args.port, drain=args.timeout + DRAIN_MARGIN)
     return 0
+
+
+def check(files):
+    """0 when the files parse and conform; else print why and return the exit status."""
+    try:
+        report = validation.validate(files)
+    except KGError as exc:  # a file that does not parse, named with line and column
+        print(f"msc-kg: {exc}", file=sys.stderr)
+        return 2
+    if report.conforms:
+        return 0
+    # The violations only: warnings do not stop the server (kg validate lists them too).
+    print(validation.Report(report.violations, report.results_graph).to_text(), file=sys.stderr)
+    print(f"msc-kg: not serving: the data does not conform to the shapes ({report.summary()}). "
+          "Fix what the report says (kg validate shows it again), or serve anyway with --no-validate.",
+          file=sys.stderr)
+    return 1
+
+
+class InFlight:
+    """WSGI middleware counting the requests being answered, until their answer is written out."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self._cond = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self._cond:
+            self.count += 1
+        answered = False
+        try:
+            body = self.app(environ, start_response)
+            answered = True
+        finally:
+            if not answered:
+                self._done()
+        return ClosingIterator(body, self._done)
+
+    def _done(self):
+        with self._cond:
+            self.count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, seconds):
+        """Whether every request finished within seconds."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while self.count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+
+class Handler(WSGIRequestHandler):
+    """Werkzeug's handler; the few errors http.server answers by itself, before the app sees the
+    request (a request line over 64 KiB: 414; too many headers: 431), are written as the app's
+    plain-text problem ("414 Title: detail") instead of an HTML page."""
+
+    error_content_type = "text/plain; charset=utf-8"
+    error_message_format = "%(code)d %(message)s: %(explain)s\n"
+
+
+class Server(ThreadedWSGIServer):
+    def shutdown_request(self, request):
+        # A lingering close: see LINGER_SECONDS.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_SECONDS)
+            deadline, read = time.monotonic() + LINGER_SECONDS, 0
+            while read < LINGER_BYTES and time.monotonic() < deadline:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                read += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
+
+
+def serve(app, host, port, drain):
+    """Serve app with Werkzeug's threaded server until SIGTERM or SIGINT, then drain and return."""
+    counted = InFlight(app.wsgi_app)
+    app.wsgi_app = counted
+    server = Server(host, port, app, handler=Handler)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    loop = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    loop.start()
+    print(f"msc-kg: serving http://{host}:{port}/sparql", file=sys.stderr, flush=True)
+    while not stop.wait(1):
+        pass
+    # The loop stops and closes the listening socket (new connections are refused); the
+    # requests in flight go on in their own threads.
+    server.shutdown()
+    print(f"msc-kg: stopping; waiting for {counted.count} request(s) in flight", file=sys.stderr, flush=True)
+    if not counted.wait_idle(drain):
+        print(f"msc-kg: {counted.count} request(s) still in flight after {drain:g} s; stopping anyway",
+              file=sys.stderr, flush=True)
+    app.extensions["kg.pool"].close()

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from kg import formats, negotiation
 from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
-from kg.web import query_page
+from kg.web import admission, query_page
 from kg.web.errors import Problem, problem
 from kg.web.update import sparql_update
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
@@ -144,9 +144,8 @@ def _answer(query, params, accept, fmt):
         max_rows=config["MAX_ROWS"],
         max_bytes=config["MAX_RESULT_BYTES"],
     )
-    pool = current_app.extensions["kg.pool"]
     try:
-        answer = pool.run(job, timeout)
+        answer = admission.run(job, timeout)
     except WorkTimeout:
         problem(503, f"The query ran past its {timeout:g}-second limit and was stopped. "
                 "Narrow it, add a LIMIT, or raise timeout= up to the server's maximum "
