@@ -9,31 +9,23 @@ pyshacl is always handed rdflib Graphs, never strings (it would fetch a string a
 and always handed the shapes (without them it would read shapes from the data itself).
 """
 
-import json
-import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import pyshacl
-from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal, URIRef
-from rdflib.collection import Collection
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SDO, SH, SKOS, XSD
+from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal
+from rdflib.namespace import DCTERMS, RDF, RDFS, SDO, SH, SKOS
 from rdflib.plugins.sparql import prepareQuery
 
-from kg import config, dataset
+from kg import config, dataset, report_text
 from kg.namespaces import MSC, PREFIXES, SHAPES
+from kg.report_text import compact_text, curie, node_id, path_text, plural, result_line, term_text
 
 SEVERITIES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
 SEVERITY_RANK = {"Violation": 0, "Warning": 1, "Info": 2}
 LABEL_PREDICATES = (DCTERMS.title, SKOS.prefLabel, SDO.name, RDFS.label)
 PART_PREDICATES = {MSC.publication, MSC.intervention, MSC.studyGroup, MSC.outcome, MSC.attribution}
-NAMESPACES = {
-    **{prefix: str(ns) for prefix, ns in PREFIXES.items()},
-    "mscsh": str(SHAPES), "rdf": str(RDF), "rdfs": str(RDFS), "owl": str(OWL), "xsd": str(XSD),
-}
-LOCAL_NAME = re.compile(r"[A-Za-z_][\w.-]*(?<!\.)")
-IRI_IN_TEXT = re.compile(r"https?://[^\s<>\"]+")
 
 
 @dataclass(frozen=True)
@@ -54,9 +46,10 @@ class Result:
 class Report:
     """The results of one validation; conforms when no result is a sh:Violation."""
 
-    def __init__(self, results, results_graph):
+    def __init__(self, results, results_graph, nodes=()):
         self.results = results
         self.results_graph = results_graph
+        self.nodes = nodes  # each result's sh:ValidationResult node in results_graph, in the same order
 
     violations = property(lambda self: [r for r in self.results if r.severity == "Violation"])
     warnings = property(lambda self: [r for r in self.results if r.severity == "Warning"])
@@ -70,9 +63,9 @@ class Report:
 
     def summary(self):
         counts = self.counts()
-        text = f"{_plural(counts['violations'], 'violation')}, {_plural(counts['warnings'], 'warning')}"
-        text += f", {_plural(counts['infos'], 'info')}" if counts["infos"] else ""
-        return f"Conforms: {text}" if self.conforms else f"{text} in {_plural(counts['nodes'], 'node')}"
+        text = f"{plural(counts['violations'], 'violation')}, {plural(counts['warnings'], 'warning')}"
+        text += f", {plural(counts['infos'], 'info')}" if counts["infos"] else ""
+        return f"Conforms: {text}" if self.conforms else f"{text} in {plural(counts['nodes'], 'node')}"
 
     def to_text(self):
         """The results grouped by focus node: its label and file, then one line per result."""
@@ -87,7 +80,7 @@ class Report:
             if first.file:
                 lines.append(f"  in {first.file}")
             # Two components can fail one value with one message (sh:nodeKind and sh:pattern): say it once.
-            lines.extend(dict.fromkeys(_result_line(r) for r in results))
+            lines.extend(dict.fromkeys(result_line(r) for r in results))
             lines.append("")
         lines.append(self.summary())
         return "\n".join(lines)
@@ -99,6 +92,27 @@ class Report:
     def to_turtle(self):
         """The SHACL validation report graph, as Turtle."""
         return self.results_graph.serialize(format="turtle")
+
+    def subset(self, wanted=lambda result: True, most=None):
+        """A Report of the results wanted(result) admits (at most `most` of them), whose report graph
+        holds those results alone and conforms unless one of them is a violation."""
+        pairs = [(r, n) for r, n in zip(self.results, self.nodes, strict=True) if wanted(r)][:most]
+        graph = Graph(namespace_manager=self.results_graph.namespace_manager)
+        report = BNode()
+        graph.add((report, RDF.type, SH.ValidationReport))
+        graph.add((report, SH.conforms, Literal(all(r.severity != "Violation" for r, _ in pairs))))
+        seen = set()
+        for _, node in pairs:
+            graph.add((report, SH.result, node))
+            stack = [node]  # the result's own triples and the blank nodes they lead to (paths, lists)
+            while stack:
+                subject = stack.pop()
+                for predicate, obj in self.results_graph.predicate_objects(subject):
+                    graph.add((subject, predicate, obj))
+                    if isinstance(obj, BNode) and obj not in seen:
+                        seen.add(obj)
+                        stack.append(obj)
+        return Report([r for r, _ in pairs], graph, [n for _, n in pairs])
 
 
 class _PreparedQueryGraph(Graph):
@@ -131,7 +145,7 @@ def validate(files=None, shapes=None):
     files = dataset.default_files() if files is None else [Path(f) for f in files]
     data = dataset.load_dataset(files)
     shapes_graph = shapes if isinstance(shapes, Graph) else load_shapes(shapes)
-    return validate_graph(data, shapes_graph, _sources(data, files))
+    return validate_graph(data, shapes_graph, node_sources(data, files))
 
 
 def validate_graph(data_graph, shapes_graph, sources=None):
@@ -143,7 +157,7 @@ def validate_graph(data_graph, shapes_graph, sources=None):
     if not isinstance(data_graph, Graph) or not isinstance(shapes_graph, Graph):
         raise TypeError("validate_graph() takes rdflib Graphs for both the data and the shapes")
     if isinstance(data_graph, ConjunctiveGraph) and sources is None:
-        sources = _sources(data_graph)
+        sources = node_sources(data_graph)
     # Validate copies, so that pyshacl may work in place (no clone of its own) on a graph whose
     # queries are prepared once, and the caller's graphs are never touched (pyshacl adds to shapes).
     data_graph, shapes_graph = _union(data_graph), _union(shapes_graph, Graph())
@@ -151,15 +165,16 @@ def validate_graph(data_graph, shapes_graph, sources=None):
         data_graph, shacl_graph=shapes_graph, ont_graph=None, inplace=True, advanced=True, inference="none",
         allow_infos=True, allow_warnings=True, meta_shacl=False, js=False, do_owl_imports=False,
     )
-    for prefix, namespace in NAMESPACES.items():
+    for prefix, namespace in report_text.NAMESPACES.items():
         results_graph.bind(prefix, namespace, override=True)
-    results = [
-        _result(results_graph, node, data_graph, shapes_graph, sources or {})
+    pairs = [
+        (_result(results_graph, node, data_graph, shapes_graph, sources or {}), node)
         for report in results_graph.subjects(RDF.type, SH.ValidationReport)
         for node in results_graph.objects(report, SH.result)
     ]
-    results.sort(key=lambda r: (r.file or "~", r.focus, SEVERITY_RANK[r.severity], f"{r.path}", r.message))
-    return Report(results, results_graph)
+    pairs.sort(key=lambda p: (p[0].file or "~", p[0].focus, SEVERITY_RANK[p[0].severity], f"{p[0].path}",
+                              p[0].message))
+    return Report([r for r, _ in pairs], results_graph, [n for _, n in pairs])
 
 
 def _graphs(data):
@@ -177,7 +192,7 @@ def _union(data, graph=None):
     return graph
 
 
-def _sources(data, files=()):
+def node_sources(data, files=()):
     """Map each node to the file whose named graph states it: as a subject first, else as an object."""
     prefix = config.BASE + "graph/"
     shown = {dataset.graph_name(path): dataset.display_path(path) for path in files}
@@ -197,17 +212,17 @@ def _result(report, node, data, shapes, sources):
     component = report.value(node, SH.sourceConstraintComponent)
     shape = _named_shape(shapes, report.value(node, SH.sourceShape))
     messages = sorted({str(m) for m in report.objects(node, SH.resultMessage)})
-    message = " ".join(_compact_text(m) for m in messages) or f"{_curie(component)} failed"
+    message = " ".join(compact_text(m) for m in messages) or f"{curie(component)} failed"
     return Result(
         severity=SEVERITIES.get(report.value(node, SH.resultSeverity), "Violation"),
-        focus=_node_id(focus),
+        focus=node_id(focus),
         focus_label=_label(data, focus),
         file=sources.get(focus),
         message=message,
-        path=_path_text(report, path) if path is not None else None,
-        value=_term_text(value) if value is not None and value != focus else None,
+        path=path_text(report, path) if path is not None else None,
+        value=term_text(value) if value is not None and value != focus else None,
         shape=str(shape) if shape is not None else None,
-        component=_curie(component) if component is not None else None,
+        component=curie(component) if component is not None else None,
     )
 
 
@@ -231,68 +246,5 @@ def _label(graph, node, depth=0):
     if depth < 3:
         for owner, predicate in graph.subject_predicates(node):
             if isinstance(node, BNode) or predicate in PART_PREDICATES:
-                return f"{_curie(predicate)} of {_label(graph, owner, depth + 1)}"
-    return _node_id(node)
-
-
-def _node_id(node):
-    return f"_:{node}" if isinstance(node, BNode) else str(node)
-
-
-def _curie(iri):
-    """prefix:local for a namespace we bind, else the IRI itself (never an invented prefix)."""
-    text = str(iri)
-    matches = [(len(ns), f"{prefix}:{text[len(ns):]}") for prefix, ns in NAMESPACES.items()
-               if text.startswith(ns) and LOCAL_NAME.fullmatch(text[len(ns):])]
-    return max(matches)[1] if matches else text
-
-
-def _term_text(term):
-    if isinstance(term, Literal):
-        text = json.dumps(str(term), ensure_ascii=False)
-        if term.language or term.datatype in (None, XSD.string):
-            return text + (f"@{term.language}" if term.language else "")
-        return f"{text}^^{_curie(term.datatype)}"
-    if isinstance(term, URIRef):
-        curie = _curie(term)
-        return curie if curie != str(term) else f"<{term}>"
-    return _node_id(term)
-
-
-def _path_text(graph, path):
-    """A SHACL property path in SPARQL notation: msc:outcome, ^msc:outcome, a|b, a/b, a*."""
-    if isinstance(path, URIRef):
-        return _curie(path)
-    if (path, RDF.first, None) in graph:
-        return "/".join(_path_text(graph, p) for p in Collection(graph, path))
-    for predicate, pattern in ((SH.inversePath, "^{}"), (SH.zeroOrMorePath, "{}*"), (SH.oneOrMorePath, "{}+"),
-                               (SH.zeroOrOnePath, "{}?"), (SH.alternativePath, "({})")):
-        inner = graph.value(path, predicate)
-        if predicate == SH.alternativePath and inner is not None:
-            return pattern.format("|".join(_path_text(graph, p) for p in Collection(graph, inner)))
-        if inner is not None:
-            return pattern.format(_path_text(graph, inner))
-    return _node_id(path)
-
-
-def _compact_text(text):
-    """Shorten the IRIs that SPARQL messages spell out (msc:registryId for the full IRI)."""
-
-    def compact(match):
-        iri = match.group(0)
-        stripped = iri.rstrip(".,;:)")
-        curie = _curie(stripped)
-        if curie == stripped and stripped.startswith(config.BASE) and len(stripped) > len(config.BASE):
-            curie = f"<{stripped[len(config.BASE):]}>"  # as the data files write it, under @base
-        return curie + iri[len(stripped):]
-
-    return IRI_IN_TEXT.sub(compact, text)
-
-
-def _result_line(result):
-    line = f"  {result.severity:<9}  {result.path or '-'}  {result.message}"
-    return line + (f"  value: {result.value}" if result.value is not None else "")
-
-
-def _plural(count, word):
-    return f"{count} {word}{'' if count == 1 else 's'}"
+                return f"{curie(predicate)} of {_label(graph, owner, depth + 1)}"
+    return node_id(node)
