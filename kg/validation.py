@@ -46,15 +46,16 @@ class Result:
 class Report:
     """The results of one validation; conforms when no result is a sh:Violation."""
 
-    def __init__(self, results, results_graph, nodes=()):
+    def __init__(self, results, results_graph, nodes=(), conforms=None):
         self.results = results
         self.results_graph = results_graph
         self.nodes = nodes  # each result's sh:ValidationResult node in results_graph, in the same order
+        self._conforms = conforms  # given when results are the first of more (Report.subset's most)
 
     violations = property(lambda self: [r for r in self.results if r.severity == "Violation"])
     warnings = property(lambda self: [r for r in self.results if r.severity == "Warning"])
     infos = property(lambda self: [r for r in self.results if r.severity == "Info"])
-    conforms = property(lambda self: not self.violations)
+    conforms = property(lambda self: not self.violations if self._conforms is None else self._conforms)
 
     def counts(self):
         nodes = len({r.focus for r in self.results})
@@ -94,13 +95,16 @@ class Report:
         return self.results_graph.serialize(format="turtle")
 
     def subset(self, wanted=lambda result: True, most=None):
-        """A Report of the results wanted(result) admits (at most `most` of them), whose report graph
-        holds those results alone and conforms unless one of them is a violation."""
-        pairs = [(r, n) for r, n in zip(self.results, self.nodes, strict=True) if wanted(r)][:most]
+        """A Report of the results wanted(result) admits, whose report graph holds those results alone
+        and conforms unless one of them is a violation; with `most`, only the first `most` are kept
+        (and conforms still speaks for all of them)."""
+        pairs = [(r, n) for r, n in zip(self.results, self.nodes, strict=True) if wanted(r)]
+        conforms = all(r.severity != "Violation" for r, _ in pairs)
+        pairs = pairs[:most]
         graph = Graph(namespace_manager=self.results_graph.namespace_manager)
         report = BNode()
         graph.add((report, RDF.type, SH.ValidationReport))
-        graph.add((report, SH.conforms, Literal(all(r.severity != "Violation" for r, _ in pairs))))
+        graph.add((report, SH.conforms, Literal(conforms)))
         seen = set()
         for _, node in pairs:
             graph.add((report, SH.result, node))
@@ -112,7 +116,7 @@ class Report:
                     if isinstance(obj, BNode) and obj not in seen:
                         seen.add(obj)
                         stack.append(obj)
-        return Report([r for r, _ in pairs], graph, [n for _, n in pairs])
+        return Report([r for r, _ in pairs], graph, [n for _, n in pairs], conforms)
 
 
 class _PreparedQueryGraph(Graph):
@@ -216,7 +220,7 @@ def _result(report, node, data, shapes, sources):
     return Result(
         severity=SEVERITIES.get(report.value(node, SH.resultSeverity), "Violation"),
         focus=node_id(focus),
-        focus_label=_label(data, focus),
+        focus_label=node_label(data, focus),
         file=sources.get(focus),
         message=message,
         path=path_text(report, path) if path is not None else None,
@@ -235,7 +239,7 @@ def _named_shape(shapes, shape):
     return shape
 
 
-def _label(graph, node, depth=0):
+def node_label(graph, node, depth=0):
     """The node's title, preferred label, name or label (English first); else, for a blank node or
     a part of a study without a label of its own (a publication), what it is of: "msc:publication of ..."."""
     for predicate in LABEL_PREDICATES:
@@ -246,5 +250,5 @@ def _label(graph, node, depth=0):
     if depth < 3:
         for owner, predicate in graph.subject_predicates(node):
             if isinstance(node, BNode) or predicate in PART_PREDICATES:
-                return f"{curie(predicate)} of {_label(graph, owner, depth + 1)}"
+                return f"{curie(predicate)} of {node_label(graph, owner, depth + 1)}"
     return node_id(node)

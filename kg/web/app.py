@@ -11,6 +11,8 @@ from kg.endpoint import answer, open_for_worker
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
+from kg.web.shacl import bp as shacl_bp
+from kg.web.validation_page import bp as validation_bp
 from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
@@ -25,6 +27,7 @@ DEFAULTS = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_QUERY_BYTES": 256 * 1024,
     "WORKER_MEMORY_BYTES": 4 * 1024 ** 3,
+    "VALIDATION_TIMEOUT": 60.0,  # seconds for the dataset's own validation (/validation, the pages)
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,
@@ -60,6 +63,8 @@ def create_app(config=None):
     app.register_blueprint(views.bp)
     app.register_blueprint(browse.bp)
     app.register_blueprint(documentation.bp)
+    app.register_blueprint(shacl_bp)
+    app.register_blueprint(validation_bp)
     # Last: its catch-all path must not shadow the routes above.
     app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)
