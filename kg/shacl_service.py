@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import pyoxigraph as ox
+from pyparsing.exceptions import ParseBaseException
 from rdflib import BNode, Dataset, Graph, URIRef
 from rdflib.namespace import RDF, SH
 from rdflib.plugins.sparql.parser import expandUnicodeEscapes
@@ -107,9 +108,10 @@ def run(store, job):
             return _answer(check_shapes(store, job), job)
     except RecursionError:
         raise UsageError("the request body is nested too deeply to validate") from None
-    except (RuntimeError, ValueError, TypeError, AttributeError, re.error) as exc:
+    except (RuntimeError, ValueError, TypeError, AttributeError, LookupError, re.error,
+            ParseBaseException) as exc:
         # pyshacl reports a shape it cannot use (ShapeLoadError, ConstraintLoadError...) as a
-        # RuntimeError, and a bad sh:pattern or sh:datatype as these; the body's fault, told as such.
+        # RuntimeError, a bad sh:pattern or SPARQL text as these; the body's fault, told as such.
         raise UsageError(f"the shapes could not be applied: {exc}") from None
     raise TypeError(f"not a SHACL job: {job!r}")
 

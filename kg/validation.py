@@ -13,13 +13,18 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pyoxigraph as ox
 import pyshacl
 from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal
 from rdflib.namespace import DCTERMS, RDF, RDFS, SDO, SH, SKOS
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.sparql import Prologue
 
 from kg import config, dataset, report_text
+from kg.errors import QueryError
 from kg.namespaces import MSC, PREFIXES, SHAPES
+from kg.queries import walk
 from kg.report_text import compact_text, curie, node_id, path_text, plural, result_line, term_text
 
 SEVERITIES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
@@ -130,7 +135,28 @@ class _PreparedQueryGraph(Graph):
         return super().query(query_object, *args, **kwargs)
 
 
-_prepared = lru_cache(maxsize=512)(prepareQuery)  # parsed SPARQL, by text
+# What rdflib lets a query use undeclared; oxigraph, reading a text first, must allow the same.
+RDFLIB_PREFIXES = {prefix: str(ns) for prefix, ns in Prologue().namespace_manager.namespaces()}
+
+
+@lru_cache(maxsize=512)
+def _prepared(text):
+    """A SPARQL text of the shapes, parsed once. Shapes may come from a client (POST /shacl), and
+    rdflib fails on some texts with a bare Exception (an undeclared prefix, GRAPH over one graph) and
+    runs SERVICE by fetching: oxigraph's stricter parser reads the text first, and what reaches
+    outside the one data graph is refused."""
+    try:
+        ox.Store().query(text, prefixes=RDFLIB_PREFIXES)  # an empty store: a syntax check
+    except SyntaxError as exc:
+        reason = str(exc).splitlines()[0].split("[")[0].rstrip(" ,")  # without oxigraph's character classes
+        raise QueryError(f"a SPARQL query of the shapes does not parse: {reason}") from None
+    query = prepareQuery(text)
+    outside = ("ServiceGraphPattern", "Graph")
+    if query.algebra.datasetClause or any(isinstance(n, CompValue) and n.name in outside
+                                          for n in walk(query.algebra)):
+        raise QueryError("SERVICE, GRAPH and FROM are refused in the shapes' SPARQL: a validation reads "
+                         "its one data graph and nothing else")
+    return query
 
 
 def load_shapes(paths=None):
