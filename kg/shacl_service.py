@@ -17,15 +17,17 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from xml.sax import SAXParseException
 
 import pyoxigraph as ox
 from pyparsing.exceptions import ParseBaseException
 from rdflib import BNode, Dataset, Graph, URIRef
+from rdflib.exceptions import ParserError
 from rdflib.namespace import RDF, SH
 from rdflib.plugins.sparql.parser import expandUnicodeEscapes
 
 from kg import config, coverage, formats, uploads, validation
-from kg.errors import KGError, QueryError, UsageError
+from kg.errors import DataParseError, KGError, QueryError, UsageError
 from kg.report_text import NAMESPACES, node_id
 
 HTML = "text/html"
@@ -125,8 +127,20 @@ def served_dataset(store, graph=None):
     return data
 
 
+def parse(job):
+    """The body as a Graph, through kg.uploads; the two parser errors it lets through (rdflib's
+    N-Triples and N-Quads reader, and the XML reader under RDF/XML) are told as parse errors too."""
+    try:
+        return uploads.parse(job.body, job.media_type, config.BASE)
+    except ParserError as exc:
+        raise DataParseError(uploads.SOURCE, f"does not parse: {exc}") from None
+    except SAXParseException as exc:
+        raise DataParseError(uploads.SOURCE, exc.getMessage(), exc.getLineNumber(),
+                             exc.getColumnNumber() + 1) from None
+
+
 def check_data(store, job):
-    body = uploads.parse(job.body, job.media_type, config.BASE)
+    body = parse(job)
     if _holds_shapes(body):
         raise UsageError("the request body holds SHACL shapes: to validate the served dataset against "
                          "them, POST them to /shacl?graph=default (Fuseki's SHACL service); without "
@@ -142,7 +156,7 @@ def check_data(store, job):
 
 
 def check_shapes(store, job):
-    shapes = uploads.parse(job.body, job.media_type, config.BASE)
+    shapes = parse(job)
     if not _holds_shapes(shapes):
         raise UsageError("the request body holds no SHACL shapes (no sh:NodeShape, sh:PropertyShape or "
                          "target): to validate data against this server's shapes, POST it to /shacl "
