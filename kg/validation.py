@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pyshacl
+from pyshacl.errors import ValidationFailure
 from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal
 from rdflib.namespace import DCTERMS, RDF, RDFS, SDO, SH, SKOS
 from rdflib.plugins.sparql import prepareQuery
@@ -195,6 +196,8 @@ def validate_graph(data_graph, shapes_graph, sources=None):
         data_graph, shacl_graph=shapes_graph, ont_graph=None, inplace=True, advanced=True, inference="none",
         allow_infos=True, allow_warnings=True, meta_shacl=False, js=False, do_owl_imports=False,
     )
+    if isinstance(results_graph, ValidationFailure):  # pyshacl returns some refusals (SERVICE) instead
+        raise QueryError(f"the shapes cannot be applied: {results_graph}")
     for prefix, namespace in report_text.NAMESPACES.items():
         results_graph.bind(prefix, namespace, override=True)
     pairs = [
