@@ -192,6 +192,19 @@ def test_forget_makes_the_next_request_compute_it_again(app, client):
     assert after.report is not None and after.report.results == before.report.results
 
 
+def test_a_new_worker_pool_gets_its_own_report(app):
+    """A reload serves new data through a new pool; the report of the old pool is not shown for it."""
+    before = dataset_validation(app)
+    pool = app.extensions["kg.pool"]
+    app.extensions["kg.pool"] = object()  # stands in for the new pool; nothing runs on it here
+    try:
+        with app.app_context():
+            assert dataset_validation().pool is app.extensions["kg.pool"]
+    finally:
+        app.extensions["kg.pool"] = pool
+    assert dataset_validation(app) is not before
+
+
 # ---------------------------------------------------------------- before the report is ready
 
 

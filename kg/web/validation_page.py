@@ -3,8 +3,9 @@ shapes' coverage, with .ttl, .jsonld, .nt, .rdf and .json twins) and on every re
 
 The report is computed by a query worker (kg.shacl_service.CheckDataset) in a background thread the
 first time anything asks for it, so starting the server costs nothing and no request waits for it
-except /validation itself; until it is ready, pages say validation is not available yet. The data
-is read-only while the server runs; whatever changes it must call forget(app) afterwards.
+except /validation itself; until it is ready, pages say validation is not available yet. One report
+is kept per worker pool: whatever serves new data through a new pool (a reload) gets a new report
+without asking; forget(app) drops the report for any other change.
 """
 
 import json
@@ -32,7 +33,7 @@ class DatasetValidation:
     """The served dataset's DatasetReport, asked of the query workers once, in the background."""
 
     def __init__(self, pool, timeout):
-        self._pool, self._timeout = pool, timeout
+        self.pool, self._timeout = pool, timeout
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._running = False
@@ -56,7 +57,7 @@ class DatasetValidation:
     def _compute(self):
         report = error = None
         try:
-            answer = self._pool.run(CheckDataset(), self._timeout)
+            answer = self.pool.run(CheckDataset(), self._timeout)
         except (WorkTimeout, PoolBusy) as exc:
             error = f"the validation did not finish in time ({exc})"
         except WorkerCrashed as exc:
@@ -75,11 +76,12 @@ _CREATE = threading.Lock()
 def dataset_validation(app=None):
     """The app's DatasetValidation, made on first use."""
     app = app or current_app
+    pool = app.extensions["kg.pool"]
     with _CREATE:
         found = app.extensions.get("kg.validation")
-        if found is None:
-            found = app.extensions["kg.validation"] = DatasetValidation(
-                app.extensions["kg.pool"], app.config["VALIDATION_TIMEOUT"])
+        if found is None or found.pool is not pool:
+            found = DatasetValidation(pool, app.config["VALIDATION_TIMEOUT"])
+            app.extensions["kg.validation"] = found
     return found
 
 
