@@ -114,7 +114,8 @@ def run(store, job):
             ParseBaseException) as exc:
         # pyshacl reports a shape it cannot use (ShapeLoadError, ConstraintLoadError...) as a
         # RuntimeError, a bad sh:pattern or SPARQL text as these; the body's fault, told as such.
-        raise UsageError(f"the shapes could not be applied: {exc}") from None
+        what = "the shapes could not be applied" if isinstance(job, CheckShapes) else "validation failed"
+        raise UsageError(f"{what}: {exc}") from None
     raise TypeError(f"not a SHACL job: {job!r}")
 
 
