@@ -12,7 +12,8 @@ from kg import formats, negotiation
 from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
 from kg.web import query_page
-from kg.web.bodies import content_type, read_body
+from kg.web.bodies import content_type as _content_type  # the names this module always had
+from kg.web.bodies import read_body as _read_body
 from kg.web.errors import Problem, problem
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
@@ -67,13 +68,13 @@ def _params():
     params = parse_qs(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
     if request.method != "POST":
         return params
-    kind, charset = content_type()
+    kind, charset = _content_type()
     if kind not in (FORM, QUERY, UPDATE):
         problem(415, f"POST a query as {QUERY} or as a {FORM} form (got {kind or 'no Content-Type'}).")
     if charset not in (None, "utf-8"):
         problem(415, f"Send the request body in UTF-8 (got charset={charset}).")
     try:
-        text = read_body().decode("utf-8")
+        text = _read_body().decode("utf-8")
     except UnicodeDecodeError:
         problem(400, "The request body is not valid UTF-8.")
     if kind == UPDATE:
