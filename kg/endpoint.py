@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from kg import describe, formats, negotiation, sparql
+from kg import describe, formats, negotiation, shacl_service, sparql
 from kg.errors import KGError, QueryError
 from kg.store import ASK, GRAPH, Result, open_store
 
@@ -57,6 +57,8 @@ def answer(store, job):
         return _stats(store)
     if not isinstance(job, Job):
         try:
+            if isinstance(job, shacl_service.JOBS):
+                return shacl_service.run(store, job)
             return describe.run(store, job)
         except KGError as exc:
             return Answer(400, message=str(exc))

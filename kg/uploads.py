@@ -11,9 +11,11 @@ layer has already bounded. What it refuses outright, rather than trusting a pars
 
 import json
 import re
+from xml.sax import SAXParseException
 
 import rdflib
 from rdflib import Dataset, Graph
+from rdflib.exceptions import ParserError
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from kg import formats
@@ -51,6 +53,11 @@ def parse(data, media_type, base):
         raise DataParseError(SOURCE, exc._why, exc.lines + 1, column) from None
     except RecursionError:
         raise DataParseError(SOURCE, "nested too deeply to parse") from None
+    except ParserError as exc:  # rdflib's N-Triples and N-Quads readers
+        raise DataParseError(SOURCE, f"{fmt.label} does not parse: {exc}") from None
+    except SAXParseException as exc:  # the XML reader under RDF/XML
+        raise DataParseError(SOURCE, exc.getMessage(), exc.getLineNumber(),
+                             exc.getColumnNumber() + 1) from None
     except (ValueError, SyntaxError, TypeError, KeyError, AttributeError) as exc:
         # rdflib's parsers signal bad input with any of these; the message is still the parser's.
         raise DataParseError(SOURCE, f"{fmt.label} does not parse: {exc}") from None

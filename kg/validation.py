@@ -9,31 +9,29 @@ pyshacl is always handed rdflib Graphs, never strings (it would fetch a string a
 and always handed the shapes (without them it would read shapes from the data itself).
 """
 
-import json
-import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pyoxigraph as ox
 import pyshacl
-from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal, URIRef
-from rdflib.collection import Collection
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SDO, SH, SKOS, XSD
+from pyshacl.errors import ValidationFailure
+from rdflib import BNode, ConjunctiveGraph, Dataset, Graph, Literal
+from rdflib.namespace import DCTERMS, RDF, RDFS, SDO, SH, SKOS
 from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.sparql import Prologue
 
-from kg import config, dataset
+from kg import config, dataset, report_text
+from kg.errors import QueryError
 from kg.namespaces import MSC, PREFIXES, SHAPES
+from kg.queries import walk
+from kg.report_text import compact_text, curie, node_id, path_text, plural, result_line, term_text
 
 SEVERITIES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
 SEVERITY_RANK = {"Violation": 0, "Warning": 1, "Info": 2}
 LABEL_PREDICATES = (DCTERMS.title, SKOS.prefLabel, SDO.name, RDFS.label)
 PART_PREDICATES = {MSC.publication, MSC.intervention, MSC.studyGroup, MSC.outcome, MSC.attribution}
-NAMESPACES = {
-    **{prefix: str(ns) for prefix, ns in PREFIXES.items()},
-    "mscsh": str(SHAPES), "rdf": str(RDF), "rdfs": str(RDFS), "owl": str(OWL), "xsd": str(XSD),
-}
-LOCAL_NAME = re.compile(r"[A-Za-z_][\w.-]*(?<!\.)")
-IRI_IN_TEXT = re.compile(r"https?://[^\s<>\"]+")
 
 
 @dataclass(frozen=True)
@@ -54,14 +52,16 @@ class Result:
 class Report:
     """The results of one validation; conforms when no result is a sh:Violation."""
 
-    def __init__(self, results, results_graph):
+    def __init__(self, results, results_graph, nodes=(), conforms=None):
         self.results = results
         self.results_graph = results_graph
+        self.nodes = nodes  # each result's sh:ValidationResult node in results_graph, in the same order
+        self._conforms = conforms  # given when results are the first of more (Report.subset's most)
 
     violations = property(lambda self: [r for r in self.results if r.severity == "Violation"])
     warnings = property(lambda self: [r for r in self.results if r.severity == "Warning"])
     infos = property(lambda self: [r for r in self.results if r.severity == "Info"])
-    conforms = property(lambda self: not self.violations)
+    conforms = property(lambda self: not self.violations if self._conforms is None else self._conforms)
 
     def counts(self):
         nodes = len({r.focus for r in self.results})
@@ -70,9 +70,9 @@ class Report:
 
     def summary(self):
         counts = self.counts()
-        text = f"{_plural(counts['violations'], 'violation')}, {_plural(counts['warnings'], 'warning')}"
-        text += f", {_plural(counts['infos'], 'info')}" if counts["infos"] else ""
-        return f"Conforms: {text}" if self.conforms else f"{text} in {_plural(counts['nodes'], 'node')}"
+        text = f"{plural(counts['violations'], 'violation')}, {plural(counts['warnings'], 'warning')}"
+        text += f", {plural(counts['infos'], 'info')}" if counts["infos"] else ""
+        return f"Conforms: {text}" if self.conforms else f"{text} in {plural(counts['nodes'], 'node')}"
 
     def to_text(self):
         """The results grouped by focus node: its label and file, then one line per result."""
@@ -87,7 +87,7 @@ class Report:
             if first.file:
                 lines.append(f"  in {first.file}")
             # Two components can fail one value with one message (sh:nodeKind and sh:pattern): say it once.
-            lines.extend(dict.fromkeys(_result_line(r) for r in results))
+            lines.extend(dict.fromkeys(result_line(r) for r in results))
             lines.append("")
         lines.append(self.summary())
         return "\n".join(lines)
@@ -99,6 +99,30 @@ class Report:
     def to_turtle(self):
         """The SHACL validation report graph, as Turtle."""
         return self.results_graph.serialize(format="turtle")
+
+    def subset(self, wanted=lambda result: True, most=None):
+        """A Report of the results wanted(result) admits, whose report graph holds those results alone
+        and conforms unless one of them is a violation; with `most`, only the first `most` are kept
+        (and conforms still speaks for all of them)."""
+        pairs = [(r, n) for r, n in zip(self.results, self.nodes, strict=True) if wanted(r)]
+        conforms = all(r.severity != "Violation" for r, _ in pairs)
+        pairs = pairs[:most]
+        graph = Graph(namespace_manager=self.results_graph.namespace_manager)
+        report = BNode()
+        graph.add((report, RDF.type, SH.ValidationReport))
+        graph.add((report, SH.conforms, Literal(conforms)))
+        seen = set()
+        for _, node in pairs:
+            graph.add((report, SH.result, node))
+            stack = [node]  # the result's own triples and the blank nodes they lead to (paths, lists)
+            while stack:
+                subject = stack.pop()
+                for predicate, obj in self.results_graph.predicate_objects(subject):
+                    graph.add((subject, predicate, obj))
+                    if isinstance(obj, BNode) and obj not in seen:
+                        seen.add(obj)
+                        stack.append(obj)
+        return Report([r for r, _ in pairs], graph, [n for _, n in pairs], conforms)
 
 
 class _PreparedQueryGraph(Graph):
@@ -112,7 +136,28 @@ class _PreparedQueryGraph(Graph):
         return super().query(query_object, *args, **kwargs)
 
 
-_prepared = lru_cache(maxsize=512)(prepareQuery)  # parsed SPARQL, by text
+# What rdflib lets a query use undeclared; oxigraph, reading a text first, must allow the same.
+RDFLIB_PREFIXES = {prefix: str(ns) for prefix, ns in Prologue().namespace_manager.namespaces()}
+
+
+@lru_cache(maxsize=512)
+def _prepared(text):
+    """A SPARQL text of the shapes, parsed once. Shapes may come from a client (POST /shacl), and
+    rdflib fails on some texts with a bare Exception (an undeclared prefix, GRAPH over one graph) and
+    runs SERVICE by fetching: oxigraph's stricter parser reads the text first, and what reaches
+    outside the one data graph is refused."""
+    try:
+        ox.Store().query(text, prefixes=RDFLIB_PREFIXES)  # an empty store: a syntax check
+    except SyntaxError as exc:
+        reason = str(exc).splitlines()[0].split("[")[0].rstrip(" ,")  # without oxigraph's character classes
+        raise QueryError(f"a SPARQL query of the shapes does not parse: {reason}") from None
+    query = prepareQuery(text)
+    outside = ("ServiceGraphPattern", "Graph")
+    if query.algebra.datasetClause or any(isinstance(n, CompValue) and n.name in outside
+                                          for n in walk(query.algebra)):
+        raise QueryError("SERVICE, GRAPH and FROM are refused in the shapes' SPARQL: a validation reads "
+                         "its one data graph and nothing else")
+    return query
 
 
 def load_shapes(paths=None):
@@ -131,7 +176,7 @@ def validate(files=None, shapes=None):
     files = dataset.default_files() if files is None else [Path(f) for f in files]
     data = dataset.load_dataset(files)
     shapes_graph = shapes if isinstance(shapes, Graph) else load_shapes(shapes)
-    return validate_graph(data, shapes_graph, _sources(data, files))
+    return validate_graph(data, shapes_graph, node_sources(data, files))
 
 
 def validate_graph(data_graph, shapes_graph, sources=None):
@@ -143,7 +188,7 @@ def validate_graph(data_graph, shapes_graph, sources=None):
     if not isinstance(data_graph, Graph) or not isinstance(shapes_graph, Graph):
         raise TypeError("validate_graph() takes rdflib Graphs for both the data and the shapes")
     if isinstance(data_graph, ConjunctiveGraph) and sources is None:
-        sources = _sources(data_graph)
+        sources = node_sources(data_graph)
     # Validate copies, so that pyshacl may work in place (no clone of its own) on a graph whose
     # queries are prepared once, and the caller's graphs are never touched (pyshacl adds to shapes).
     data_graph, shapes_graph = _union(data_graph), _union(shapes_graph, Graph())
@@ -151,15 +196,18 @@ def validate_graph(data_graph, shapes_graph, sources=None):
         data_graph, shacl_graph=shapes_graph, ont_graph=None, inplace=True, advanced=True, inference="none",
         allow_infos=True, allow_warnings=True, meta_shacl=False, js=False, do_owl_imports=False,
     )
-    for prefix, namespace in NAMESPACES.items():
+    if isinstance(results_graph, ValidationFailure):  # pyshacl returns some refusals (SERVICE) instead
+        raise QueryError(f"the shapes cannot be applied: {results_graph}")
+    for prefix, namespace in report_text.NAMESPACES.items():
         results_graph.bind(prefix, namespace, override=True)
-    results = [
-        _result(results_graph, node, data_graph, shapes_graph, sources or {})
+    pairs = [
+        (_result(results_graph, node, data_graph, shapes_graph, sources or {}), node)
         for report in results_graph.subjects(RDF.type, SH.ValidationReport)
         for node in results_graph.objects(report, SH.result)
     ]
-    results.sort(key=lambda r: (r.file or "~", r.focus, SEVERITY_RANK[r.severity], f"{r.path}", r.message))
-    return Report(results, results_graph)
+    pairs.sort(key=lambda p: (p[0].file or "~", p[0].focus, SEVERITY_RANK[p[0].severity], f"{p[0].path}",
+                              p[0].message))
+    return Report([r for r, _ in pairs], results_graph, [n for _, n in pairs])
 
 
 def _graphs(data):
@@ -177,7 +225,7 @@ def _union(data, graph=None):
     return graph
 
 
-def _sources(data, files=()):
+def node_sources(data, files=()):
     """Map each node to the file whose named graph states it: as a subject first, else as an object."""
     prefix = config.BASE + "graph/"
     shown = {dataset.graph_name(path): dataset.display_path(path) for path in files}
@@ -197,17 +245,17 @@ def _result(report, node, data, shapes, sources):
     component = report.value(node, SH.sourceConstraintComponent)
     shape = _named_shape(shapes, report.value(node, SH.sourceShape))
     messages = sorted({str(m) for m in report.objects(node, SH.resultMessage)})
-    message = " ".join(_compact_text(m) for m in messages) or f"{_curie(component)} failed"
+    message = " ".join(compact_text(m) for m in messages) or f"{curie(component)} failed"
     return Result(
         severity=SEVERITIES.get(report.value(node, SH.resultSeverity), "Violation"),
-        focus=_node_id(focus),
-        focus_label=_label(data, focus),
+        focus=node_id(focus),
+        focus_label=node_label(data, focus),
         file=sources.get(focus),
         message=message,
-        path=_path_text(report, path) if path is not None else None,
-        value=_term_text(value) if value is not None and value != focus else None,
+        path=path_text(report, path) if path is not None else None,
+        value=term_text(value) if value is not None and value != focus else None,
         shape=str(shape) if shape is not None else None,
-        component=_curie(component) if component is not None else None,
+        component=curie(component) if component is not None else None,
     )
 
 
@@ -220,7 +268,7 @@ def _named_shape(shapes, shape):
     return shape
 
 
-def _label(graph, node, depth=0):
+def node_label(graph, node, depth=0):
     """The node's title, preferred label, name or label (English first); else, for a blank node or
     a part of a study without a label of its own (a publication), what it is of: "msc:publication of ..."."""
     for predicate in LABEL_PREDICATES:
@@ -231,68 +279,5 @@ def _label(graph, node, depth=0):
     if depth < 3:
         for owner, predicate in graph.subject_predicates(node):
             if isinstance(node, BNode) or predicate in PART_PREDICATES:
-                return f"{_curie(predicate)} of {_label(graph, owner, depth + 1)}"
-    return _node_id(node)
-
-
-def _node_id(node):
-    return f"_:{node}" if isinstance(node, BNode) else str(node)
-
-
-def _curie(iri):
-    """prefix:local for a namespace we bind, else the IRI itself (never an invented prefix)."""
-    text = str(iri)
-    matches = [(len(ns), f"{prefix}:{text[len(ns):]}") for prefix, ns in NAMESPACES.items()
-               if text.startswith(ns) and LOCAL_NAME.fullmatch(text[len(ns):])]
-    return max(matches)[1] if matches else text
-
-
-def _term_text(term):
-    if isinstance(term, Literal):
-        text = json.dumps(str(term), ensure_ascii=False)
-        if term.language or term.datatype in (None, XSD.string):
-            return text + (f"@{term.language}" if term.language else "")
-        return f"{text}^^{_curie(term.datatype)}"
-    if isinstance(term, URIRef):
-        curie = _curie(term)
-        return curie if curie != str(term) else f"<{term}>"
-    return _node_id(term)
-
-
-def _path_text(graph, path):
-    """A SHACL property path in SPARQL notation: msc:outcome, ^msc:outcome, a|b, a/b, a*."""
-    if isinstance(path, URIRef):
-        return _curie(path)
-    if (path, RDF.first, None) in graph:
-        return "/".join(_path_text(graph, p) for p in Collection(graph, path))
-    for predicate, pattern in ((SH.inversePath, "^{}"), (SH.zeroOrMorePath, "{}*"), (SH.oneOrMorePath, "{}+"),
-                               (SH.zeroOrOnePath, "{}?"), (SH.alternativePath, "({})")):
-        inner = graph.value(path, predicate)
-        if predicate == SH.alternativePath and inner is not None:
-            return pattern.format("|".join(_path_text(graph, p) for p in Collection(graph, inner)))
-        if inner is not None:
-            return pattern.format(_path_text(graph, inner))
-    return _node_id(path)
-
-
-def _compact_text(text):
-    """Shorten the IRIs that SPARQL messages spell out (msc:registryId for the full IRI)."""
-
-    def compact(match):
-        iri = match.group(0)
-        stripped = iri.rstrip(".,;:)")
-        curie = _curie(stripped)
-        if curie == stripped and stripped.startswith(config.BASE) and len(stripped) > len(config.BASE):
-            curie = f"<{stripped[len(config.BASE):]}>"  # as the data files write it, under @base
-        return curie + iri[len(stripped):]
-
-    return IRI_IN_TEXT.sub(compact, text)
-
-
-def _result_line(result):
-    line = f"  {result.severity:<9}  {result.path or '-'}  {result.message}"
-    return line + (f"  value: {result.value}" if result.value is not None else "")
-
-
-def _plural(count, word):
-    return f"{count} {word}{'' if count == 1 else 's'}"
+                return f"{curie(predicate)} of {node_label(graph, owner, depth + 1)}"
+    return node_id(node)

@@ -214,3 +214,18 @@ def test_the_policy_stops_injected_script_and_the_watch_sees_it(watched):
     assert not any(p.startswith("dialog") for p in watched.problems)
     assert any(p.startswith("CSP: script-src") for p in watched.problems), watched.problems
     watched.problems.clear()
+
+
+def test_the_validation_page_links_results_to_their_shapes(page):
+    page.goto("/validation")
+    expect(page.locator("h1")).to_have_text("Validation of the dataset")
+    results = main(page).locator("#results table tbody tr")
+    assert results.count() >= 1
+    shape = results.first.get_by_role("link").last
+    target = shape.get_attribute("href")
+    assert target.startswith("/shapes#")
+    expect(main(page).locator("#coverage table tbody tr").first).to_be_visible()
+    look(page, "9-validation")
+    shape.click()
+    expect(page).to_have_url(re.compile(re.escape(target) + "$"))
+    expect(page.locator(target[len("/shapes"):])).to_be_visible()

@@ -65,3 +65,15 @@ def test_hostile_or_broken_bodies_are_refused_with_a_reason(media_type, body, re
         parse(body, media_type, BASE)
     assert reason in str(caught.value)
     assert str(caught.value).startswith("the request body")
+
+
+@pytest.mark.parametrize("media_type, body, where", [
+    ("application/n-triples", b"<http://e.org/s> <http://e.org/p> .\n", "N-Triples does not parse"),
+    ("application/n-quads", b"<http://e.org/s> <http://e.org/p> \n", "N-Quads does not parse"),
+    ("application/rdf+xml", b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>\n<a></b>",
+     ":2:"),
+])
+def test_parser_errors_of_every_reader_become_parse_errors(media_type, body, where):
+    with pytest.raises(DataParseError) as caught:
+        parse(body, media_type, BASE)
+    assert where in str(caught.value)

@@ -9,7 +9,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, SH
 
 from kg import config, dataset, validation
-from kg.errors import DataParseError
+from kg.errors import DataParseError, QueryError
 from kg.namespaces import MSC, SHAPES
 
 ONTOLOGY = config.ONTOLOGY_DIR / "msc.ttl"
@@ -278,6 +278,49 @@ def test_turtle_parses_back_into_the_shacl_report(report):
     graph = Graph().parse(data=report.to_turtle(), format="turtle")
     assert len(set(graph.subjects(RDF.type, SH.ValidationResult))) == len(report.results)
     assert graph.value(next(graph.subjects(RDF.type, SH.ValidationReport)), SH.conforms).toPython() is False
+
+
+def result_nodes(report):
+    graph = report.results_graph
+    return set(graph.objects(next(graph.subjects(RDF.type, SH.ValidationReport)), SH.result))
+
+
+def test_a_subset_keeps_the_results_it_admits_and_only_those_in_its_graph(report):
+    warnings = report.subset(lambda r: r.severity == "Warning")
+    assert warnings.results == report.warnings and warnings.conforms
+    assert len(result_nodes(warnings)) == len(warnings.results)
+    graph = warnings.results_graph
+    assert {graph.value(n, SH.resultSeverity) for n in result_nodes(warnings)} == {SH.Warning}
+    assert graph.value(next(graph.subjects(RDF.type, SH.ValidationReport)), SH.conforms).toPython() is True
+    # Each kept result keeps its parts, such as its focus node and message.
+    for node in result_nodes(warnings):
+        assert graph.value(node, SH.focusNode) is not None and graph.value(node, SH.resultMessage) is not None
+
+
+def test_the_first_results_of_a_report_still_say_it_does_not_conform(report):
+    first = report.subset(lambda r: r.severity == "Warning" or r.path == "dcterms:title", most=1)
+    assert len(first.results) == 1 and len(result_nodes(first)) == 1
+    assert first.conforms is False  # the title violation was admitted, then cut
+    graph = first.results_graph
+    assert graph.value(next(graph.subjects(RDF.type, SH.ValidationReport)), SH.conforms).toPython() is False
+
+
+@pytest.mark.parametrize(("select", "reason"), [
+    ("SELECT $this WHERE { SERVICE <http://127.0.0.1:9/> { $this ?p ?o } }", "SERVICE"),
+    ("SELECT $this WHERE { GRAPH ?g { $this ?p ?o } }", "SERVICE, GRAPH and FROM"),
+    ("SELECT $this FROM <http://127.0.0.1:9/> WHERE { $this ?p ?o }", "SERVICE, GRAPH and FROM"),
+    ("SELECT $this WHERE { $this undeclared:p ?o }", "does not parse"),
+    ("SELECT $this WHERE { $this ?p", "does not parse"),
+])
+def test_shapes_sparql_that_reaches_out_or_breaks_rdflib_is_refused(select, reason):
+    shapes = Graph().parse(format="turtle", data=f"""
+        @prefix sh: <http://www.w3.org/ns/shacl#> .
+        <https://example.org/shape> a sh:NodeShape ; sh:targetNode <https://example.org/x> ;
+            sh:sparql [ sh:select \"\"\"{select}\"\"\" ] .""")
+    data = Graph().parse(format="turtle", data="<https://example.org/x> <https://example.org/p> 1 .")
+    with pytest.raises(QueryError) as refused:
+        validation.validate_graph(data, shapes)
+    assert reason in str(refused.value)
 
 
 # ---------------------------------------------------------------- inputs

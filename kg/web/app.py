@@ -13,7 +13,9 @@ from kg.web import browse, documentation, errors, health, render, resources, sec
 from kg.web.admission import create as create_admission
 from kg.web.graph_store import bp as graph_store_bp
 from kg.web.reload import start_pool
+from kg.web.shacl import bp as shacl_bp
 from kg.web.update import enable as enable_writes
+from kg.web.validation_page import bp as validation_bp
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
 DEFAULTS = {
@@ -33,6 +35,7 @@ DEFAULTS = {
     "CLIENT_BUDGET": 30.0,  # seconds of worker time one client may use per CLIENT_WINDOW
     "CLIENT_WINDOW": 60.0,  # seconds
     "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For names the client; 0: none
+    "VALIDATION_TIMEOUT": 60.0,  # seconds for the dataset's own validation (/validation, the pages)
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,
@@ -74,6 +77,8 @@ def create_app(config=None):
     app.register_blueprint(browse.bp)
     app.register_blueprint(documentation.bp)
     app.register_blueprint(graph_store_bp)
+    app.register_blueprint(shacl_bp)
+    app.register_blueprint(validation_bp)
     # Last: its catch-all path must not shadow the routes above.
     app.register_blueprint(resources.bp)
     logging.getLogger("kg").setLevel(logging.INFO)

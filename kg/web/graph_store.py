@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, request
 
 from kg import formats
 from kg.endpoint import Job
+from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
-from kg.web.sparql import _content_type, _read_body
 from kg.web.update import answer, authenticate, run
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
@@ -98,8 +98,8 @@ def _write(method, graph, create=False):
 
 def _parts():
     """The RDF of the request body: ((media type, bytes), ...), one part per file of a multipart body."""
-    kind, charset = _content_type()
-    body = _read_body()
+    kind, charset = content_type()
+    body = read_body()
     if kind != MULTIPART:
         return (_part(kind, charset, body),)
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(

@@ -13,6 +13,7 @@ from kg import formats, negotiation
 from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
 from kg.web import admission, query_page
+from kg.web.bodies import content_type, read_body
 from kg.web.errors import Problem, problem
 from kg.web.update import sparql_update
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
@@ -66,13 +67,13 @@ def _params():
     params = parse_qs(request.query_string.decode("utf-8", "replace"), keep_blank_values=True)
     if request.method != "POST":
         return params
-    kind, charset = _content_type()
+    kind, charset = content_type()
     if kind not in (FORM, QUERY, UPDATE):
         problem(415, f"POST a query as {QUERY} or as a {FORM} form (got {kind or 'no Content-Type'}).")
     if charset not in (None, "utf-8"):
         problem(415, f"Send the request body in UTF-8 (got charset={charset}).")
     try:
-        text = _read_body().decode("utf-8")
+        text = read_body().decode("utf-8")
     except UnicodeDecodeError:
         problem(400, "The request body is not valid UTF-8.")
     if kind == UPDATE:
@@ -83,29 +84,6 @@ def _params():
         for name, values in parse_qs(text, keep_blank_values=True).items():
             params.setdefault(name, []).extend(values)
     return params
-
-
-def _content_type():
-    header = request.headers.get("Content-Type", "")
-    kind, _, rest = header.partition(";")
-    charset = None
-    for part in rest.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return kind.strip().lower() or None, charset
-
-
-def _read_body():
-    """The body, refused with 413 when over the limit, whether its length was declared or it came chunked."""
-    limit = current_app.config["MAX_BODY_BYTES"]
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        problem(413, f"The request body is over the {limit}-byte limit.")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        problem(413, f"The request body is over the {limit}-byte limit.")
-    return body
 
 
 def _run(query, params):

@@ -168,6 +168,8 @@ def study_page(iri, graph, incoming):
         "attributions": attributions(parts, merged, labels),
         "sections": sorted(merged.objects(iri, MSC.listedIn)),
         "position": as_text(merged.value(iri, SCHEMA_POSITION)),
+        # The page shows the validation results of its parts too (the publication's missing PubMed id).
+        "validation_parts": [node for node, _ in parts[1:]],
     }
     page["jsonld"] = script_json(study_jsonld(iri, page, labels))
     return page

@@ -1,0 +1,162 @@
+"""The served dataset's validation: computed once, kept, and shown at /validation (the report and the
+shapes' coverage, with .ttl, .jsonld, .nt, .rdf and .json twins) and on every resource page.
+
+The report is computed by a query worker (kg.shacl_service.CheckDataset) in a background thread the
+first time anything asks for it, so starting the server costs nothing and no request waits for it
+except /validation itself; until it is ready, pages say validation is not available yet. One report
+is kept per worker pool: whatever serves new data through a new pool (a reload) gets a new report
+without asking; forget(app) drops the report for any other change.
+"""
+
+import json
+import threading
+import time
+
+from flask import Blueprint, Response, current_app, render_template
+
+from kg import formats
+from kg.endpoint import Answer
+from kg.namespaces import SHAPES
+from kg.shacl_service import HTML, JSON, CheckDataset
+from kg.web import resources
+from kg.web.errors import problem
+from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
+
+bp = Blueprint("validation", __name__)
+
+RETRY_AFTER = 30  # seconds before a validation that failed (timed out, say) is tried again
+TWINS = {"html": HTML, "ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
+         "rdf": "application/rdf+xml", "json": JSON}
+
+
+class DatasetValidation:
+    """The served dataset's DatasetReport, asked of the query workers once, in the background."""
+
+    def __init__(self, pool, timeout):
+        self.pool, self._timeout = pool, timeout
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._running = False
+        self._failed_at = None
+        self.report = None
+        self.error = None
+
+    def get(self, wait=0.0):
+        """The DatasetReport, or None while it is being computed (or failed); starts it if need be and
+        waits up to `wait` seconds for it."""
+        with self._lock:
+            retry = self._failed_at is None or time.monotonic() - self._failed_at > RETRY_AFTER
+            if self.report is None and not self._running and retry:
+                self._running = True
+                self._ready.clear()
+                threading.Thread(target=self._compute, daemon=True).start()
+        if wait and self.report is None:
+            self._ready.wait(wait)
+        return self.report
+
+    def _compute(self):
+        report = error = None
+        try:
+            answer = self.pool.run(CheckDataset(), self._timeout)
+        except (WorkTimeout, PoolBusy) as exc:
+            error = f"the validation did not finish in time ({exc})"
+        except WorkerCrashed as exc:
+            error = str(exc)
+        else:
+            report, error = (None, answer.message) if isinstance(answer, Answer) else (answer, None)
+        with self._lock:
+            self.report, self.error, self._running = report, error, False
+            self._failed_at = time.monotonic() if report is None else None
+        self._ready.set()
+
+
+_CREATE = threading.Lock()
+
+
+def dataset_validation(app=None):
+    """The app's DatasetValidation, made on first use."""
+    app = app or current_app
+    pool = app.extensions["kg.pool"]
+    with _CREATE:
+        found = app.extensions.get("kg.validation")
+        if found is None or found.pool is not pool:
+            found = DatasetValidation(pool, app.config["VALIDATION_TIMEOUT"])
+            app.extensions["kg.validation"] = found
+    return found
+
+
+def forget(app):
+    """Drop the kept report (after the data changed): the next page to ask computes it again."""
+    app.extensions.pop("kg.validation", None)
+
+
+@bp.app_template_global()
+def validation_status(iri, parts=()):
+    """What a resource page says about its validation: the results on the resource and on its parts
+    (a study's publication, outcomes...), or why there are none to show yet."""
+    holder = dataset_validation()
+    report = holder.get()
+    if report is None:
+        return {"available": False, "error": holder.error}
+    seen, results = set(), []
+    for node in (iri, *parts):
+        for index in report.pages.get(str(node), ()):
+            if index not in seen:
+                seen.add(index)
+                results.append(report.results[index])
+    return {"available": True, "results": results, "iri": str(iri),
+            "conforms": all(r.severity != "Violation" for r in results)}
+
+
+@bp.app_template_global()
+def shape_href(shape):
+    """The documentation of one of this server's shapes on /shapes, or None for another's shape."""
+    text = str(shape or "")
+    local = text[len(str(SHAPES)):]
+    return f"/shapes#{local}" if text.startswith(str(SHAPES)) and local else None
+
+
+@bp.route("/validation")
+@bp.route(f"/validation.<any({','.join(TWINS)}):extension>")
+def validation(extension=None):
+    media_type = TWINS[extension] if extension else resources.negotiate(list(TWINS.values()))
+    holder = dataset_validation()
+    report = holder.get(wait=current_app.config["QUERY_TIMEOUT"])
+    if report is None:
+        problem(503, f"The dataset's validation is not available yet: {holder.error or 'it is running'}. "
+                "Try again shortly.", {"Retry-After": "5"})
+    if media_type == HTML:
+        alternates = [(f"/validation.{ext}", m) for ext, m in TWINS.items()]
+        page = render_template("validation.html", report=report, summary=report.report(),
+                               alternates=alternates)
+        response = Response(page, mimetype=HTML)
+    elif media_type == JSON:
+        response = Response(json.dumps(_document(report), ensure_ascii=False, indent=1) + "\n", mimetype=JSON)
+    else:
+        response = Response(report.documents[media_type], content_type=formats.content_type(media_type))
+    response.headers["Vary"] = "Accept"
+    response.headers["Link"] = ", ".join(f'</validation.{ext}>; rel="alternate"; type="{m}"'
+                                         for ext, m in TWINS.items())
+    if extension is None:
+        response.headers["Content-Location"] = f"/validation.{_extension(media_type)}"
+    return response
+
+
+def _extension(media_type):
+    return next(ext for ext, m in TWINS.items() if m == media_type)
+
+
+def _document(report):
+    document = report.report().to_json()
+    coverage = report.coverage
+    document["coverage"] = {
+        "subjects": coverage.subjects,
+        "shapes": [{"shape": c.shape, "label": c.label, "focus_nodes": c.focus_nodes}
+                   for c in coverage.shapes],
+        "untargeted": [{"node": node, "label": label} for node, label in coverage.untargeted],
+        "untargeted_blank_nodes": [{"held_by_property": p, "nodes": n, "holders": h}
+                                   for p, n, h in coverage.untargeted_blank],
+    }
+    document["seconds"] = round(report.seconds, 3)
+    return document
+
