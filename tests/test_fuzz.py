@@ -29,9 +29,9 @@ def fragments(alphabet):
 
 
 @st.composite
-def mutated(draw):
-    """A valid query with a slice cut, repeated or replaced, or random text put in."""
-    query = draw(st.sampled_from(VALID))
+def mutated(draw, valid=VALID):
+    """A valid text (a query, by default) with a slice cut, repeated or replaced, or random text put in."""
+    query = draw(st.sampled_from(valid))
     start = draw(st.integers(0, len(query)))
     end = draw(st.integers(start, min(len(query), start + 40)))
     junk = draw(st.text(max_size=20) | st.sampled_from(["{", "}", "(", ")", "<", ">", '"', "\\u0053", "*",
@@ -131,6 +131,42 @@ def multipart(server, drawn):
                    headers={"Content-Type": f'multipart/form-data; boundary="{boundary}"'})
 
 
+SHAPED = ('<https://w3id.org/msc-kg/study/fuzz> a <https://w3id.org/msc-kg/ontology#Study> ;\n'
+          '    <http://purl.org/dc/terms/title> "A fuzzed study"@en .\n')
+RDF_BODIES = [
+    SHAPED,
+    '{"@context": {"dct": "http://purl.org/dc/terms/"}, "@id": "https://w3id.org/msc-kg/study/fuzz",'
+    ' "@type": "https://w3id.org/msc-kg/ontology#Study", "dct:title": "A fuzzed study"}',
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dct="http://purl.org/dc/terms/">'
+    '<rdf:Description rdf:about="https://w3id.org/msc-kg/study/fuzz"><dct:title>x</dct:title>'
+    '</rdf:Description></rdf:RDF>',
+    "@prefix sh: <http://www.w3.org/ns/shacl#> . [] a sh:NodeShape ; sh:targetClass "
+    "<https://w3id.org/msc-kg/ontology#Study> ; sh:property [ sh:path <http://purl.org/dc/terms/title> ;"
+    " sh:minCount 2 ] .",
+]
+RDF_MEDIA = ["text/turtle", "application/ld+json", "application/n-triples", "application/rdf+xml",
+             "application/trig", "text/plain", "", "application/x-www-form-urlencoded"]
+
+
+@st.composite
+def shacl_requests(draw):
+    """(path, Content-Type, body) for /shacl: data or shapes, mutated, under any RDF media type."""
+    target = draw(st.sampled_from(["/shacl", "/shacl?graph=default", "/shacl?graph=union", "/shacl?default",
+                                   "/shacl?graph=http%3A%2F%2Fe.org%2Fg", "/shacl?target=%zz",
+                                   "/shacl?graph=" + urllib.parse.quote("<not an IRI>")]))
+    # Some bodies unchanged under their own media type, so that validation itself is fuzzed too.
+    index = draw(st.integers(0, len(RDF_BODIES) - 1))
+    body = draw(st.just(RDF_BODIES[index]) | mutated(RDF_BODIES) | st.text(max_size=200))
+    media = draw(st.just(RDF_MEDIA[min(index, 3)]) | st.sampled_from(RDF_MEDIA)
+                 | fragments("abcdefghijklmnopqrstuvwxyz/+-;= "))
+    return target, media, body.encode("utf-8", "surrogatepass")
+
+
+def shacl(server, drawn):
+    target, media, body = drawn
+    return request(server, "POST", target, body, timeout=30, headers={"Content-Type": media})
+
+
 # name: (strategy, send(server, drawn) -> (status, headers, body)). One line per route.
 TARGETS = {
     "query by GET": (queries, sparql_get),
@@ -140,13 +176,16 @@ TARGETS = {
     "Accept on the endpoint": (accepts(), accept_query),
     "form bodies": (forms, form),
     "multipart bodies": (multiparts(), multipart),
+    "data and shapes to /shacl": (shacl_requests(), shacl),
 }
+# A body that parses is validated against the whole dataset (about a second): fewer examples there.
+EXAMPLES = {"data and shapes to /shacl": 50}
 
 
 @pytest.fixture(scope="module")
 def server():
     # The fuzzer is one client sending many requests: its budget is not what this module tests.
-    with running_server("--timeout", "2", "--workers", "2", "--no-validate",
+    with running_server("--timeout", "5", "--workers", "2", "--no-validate",
                         env={"MSC_KG_CLIENT_BUDGET": "100000"}) as server:
         yield server
         status, _, body = request(server, "GET", "/health", timeout=10)
@@ -163,7 +202,7 @@ def check(answer):
 def test_no_input_breaks_the_server(server, name):
     strategy, send = TARGETS[name]
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=EXAMPLES.get(name, 150), deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(strategy)
     def attempt(drawn):
