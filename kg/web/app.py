@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from kg import config, dataset
-from kg.endpoint import answer, open_for_worker
+from kg.endpoint import Stats, answer, open_for_worker
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
@@ -15,8 +15,9 @@ from kg.workers import WorkerPool
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
 DEFAULTS = {
-    "STORE": "oxigraph",  # or "memory" (rdflib)
+    "STORE": "oxigraph",  # or "memory" (rdflib), or "sparql:URL" (a SPARQL 1.1 server's query URL)
     "STORE_PATH": None,  # a directory for an on-disk oxigraph store
+    "GRAPH_STORE": None,  # a sparql: store's Graph Store Protocol URL (for writes; reads are queries)
     "DATA_FILES": None,  # the files to serve; None means ontology/ and data/
     "WORKERS": 2,
     "QUERY_TIMEOUT": 10.0,  # seconds; a request's timeout= may only lower it
@@ -42,15 +43,20 @@ def create_app(config=None):
     app.config["MAX_CONTENT_LENGTH"] = None
     app.json.sort_keys = False
     files = app.config["DATA_FILES"]
-    files = [str(f) for f in (dataset.default_files() if files is None else files)]
+    remote = None
+    if app.config["STORE"].startswith("sparql:"):
+        # Its server holds the data; each call to it must end before the worker's deadline (504, not 503).
+        remote = {"graph_store": app.config["GRAPH_STORE"], "timeout": 0.8 * app.config["QUERY_TIMEOUT"]}
+    else:
+        files = [str(f) for f in (dataset.default_files() if files is None else files)]
     if app.config["STORE_PATH"] is not None:
         # Load the on-disk store here, once, and close it before the workers open it read-only.
-        open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"]).close()
-    pool = WorkerPool(open_for_worker, (app.config["STORE"], files, app.config["STORE_PATH"]), answer,
+        open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"], **(remote or {})).close()
+    pool = WorkerPool(open_for_worker, (app.config["STORE"], files, app.config["STORE_PATH"], remote), answer,
                       size=app.config["WORKERS"], memory_limit=app.config["WORKER_MEMORY_BYTES"])
     atexit.register(pool.close)
     app.extensions["kg.pool"] = pool
-    app.extensions["kg.stats"] = pool.run("stats", timeout=300)
+    app.extensions["kg.stats"] = Stats(pool, app.config["QUERY_TIMEOUT"])
     errors.register(app)
     render.register(app)
     security.register(app)
