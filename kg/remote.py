@@ -1,12 +1,9 @@
 """The `sparql:` store: a SPARQL 1.1 server over HTTP holds the dataset and answers (decision 0007).
 
-Each query is prepared and checked here first, by the same code the local stores use (kg.queries.prepare,
-then oxigraph's parser), so SERVICE, updates and malformed queries are refused before anything is sent.
-What is sent starts with explicit BASE and PREFIX lines, so relative IRIs and the project's prefixes mean
-what they mean locally. Values bound to variables go in as a VALUES block at the start of the WHERE
-group, not by SEP-0007 substitution (see with_values). A server that is down, failing or slow raises
-RemoteUnavailable or RemoteTimeout (502 and 504 on the web); no connection or state outlives a call, so
-the first call after the server is back succeeds.
+Queries are checked here first, by the local stores' own code, so refused ones are never sent; what is
+sent carries BASE and PREFIX lines, and bound values as a VALUES block (see with_values). A server that
+is down, failing or slow raises RemoteUnavailable or RemoteTimeout (502 and 504 on the web); nothing
+outlives a call, so the first call after the server is back succeeds.
 """
 
 import http.client
@@ -46,6 +43,8 @@ SIZES = "SELECT ?g (COUNT(?s) AS ?n) WHERE { GRAPH ?g { OPTIONAL { ?s ?p ?o } } 
 QUADS = "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 UNION = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+NO_ROOM = ("on a sparql: store, values are bound by a VALUES block opening the WHERE group, and this query "
+           "has no room for one")
 
 
 def check_url(url, what="the SPARQL server's URL"):
@@ -86,24 +85,18 @@ class RemoteStore(Store):
     def dump(self, name, merged=False):
         fmt = formats.by_name(name)
         copy = OxigraphStore([])  # empty: it refuses a name that is no RDF format before anything is sent
-        if fmt is None or fmt.kind != formats.RDF:
-            return copy.dump(name, merged)
-        if merged or not fmt.named_graphs:
+        if fmt is not None and fmt.kind == formats.RDF:
             # The server's default graph is the union, as `kg load --into` puts it there.
-            _, media_type, body = self._post(TRIPLES, (), (), "application/n-triples")
-            copy._store.load(body, format=_graph_format(media_type, self.url))
-        else:
-            quads = self.query(QUADS).rows
-            copy._store.extend(ox.Quad(*map(_to_oxigraph, (s, p, o, g))) for s, p, o, g in quads)
+            whole = merged or not fmt.named_graphs
+            quads = self.query(TRIPLES).triples if whole else self.query(QUADS).rows
+            copy._store.extend(ox.Quad(*map(_to_oxigraph, quad)) for quad in quads)
         return copy.dump(name, merged)
 
     def _run(self, query, most):
         # The local parser has the final word on what is well-formed, and its messages point into the
         # client's own text, not into the PREFIX lines added below.
         _oxigraph_query(ox.Store(), query.text)
-        text = query.text
-        if query.bindings:
-            text = with_values(query, text)
+        text = with_values(query) if query.bindings else query.text
         form = query.tree[1]
         if most is not None and form.name == "SelectQuery" and form.valuesClause is None \
                 and (form.limitoffset is None or form.limitoffset.limit is None):
@@ -113,14 +106,11 @@ class RemoteStore(Store):
             try:
                 _oxigraph_query(ox.Store(), text)
             except QueryError:
-                raise QueryError("on a sparql: store, values are bound by a VALUES block at the start of "
-                                 "the WHERE group, and this query has no room for one") from None
+                raise QueryError(NO_ROOM) from None
         graph = form.name in ("ConstructQuery", "DescribeQuery")
         accept = "application/n-triples, text/turtle;q=0.9" if graph else RESULTS_JSON
-        _, media_type, body = self._post(text, query.default_graphs, query.named_graphs, accept)
-        if graph:
-            return _graph(body, _graph_format(media_type, self.url), most, self.url)
-        return _results(body, most, self.url)
+        media_type, body = self._post(text, query.default_graphs, query.named_graphs, accept)
+        return (_graph if graph else _results)(body, media_type, most, self.url)
 
     def _post(self, text, default_graphs, named_graphs, accept):
         form = [("query", text), *(("default-graph-uri", str(g)) for g in default_graphs),
@@ -133,7 +123,7 @@ class RemoteStore(Store):
         if status != 200:
             raise RemoteUnavailable(f"the SPARQL server at {self.url} is unreachable: it answered {status}: "
                                     f"{_detail(body)}")
-        return status, media_type, body
+        return media_type, body
 
     def load(self, files, progress=lambda graph, size: None):
         """Make the server hold the files: each file's graph PUT as a named graph, then the merge of all
@@ -213,8 +203,8 @@ def call(method, url, timeout, body=None, headers=None):
     return response.status, media_type, b"".join(chunks)
 
 
-def with_values(query, text):
-    """text with the query's bindings as a VALUES block opening its WHERE group.
+def with_values(query):
+    """The query's text with its bindings as a VALUES block opening its WHERE group.
 
     Unlike SEP-0007 substitution (what the local stores do), the values are joined in: patterns,
     FILTERs and OPTIONALs of the WHERE group see them; subqueries and FILTERs inside nested groups
@@ -237,11 +227,10 @@ def with_values(query, text):
     block = f"VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(values)}) }}"
     # CONSTRUCT's first top-level group is its template; the short form CONSTRUCT WHERE has no room.
     skip = 1 if form.name == "ConstructQuery" and form.template is not None else 0
-    start = _group_start(text, skip)
+    start = _group_start(query.text, skip)
     if start is None or (form.name == "ConstructQuery" and form.template is None):
-        raise QueryError("on a sparql: store, values are bound by a VALUES block at the start of the "
-                         "WHERE group, and this query has none")
-    return f"{text[:start]} {block} {text[start:]}"
+        raise QueryError(NO_ROOM)
+    return f"{query.text[:start]} {block} {query.text[start:]}"
 
 
 def _group_start(text, skip):
@@ -264,7 +253,10 @@ def _group_start(text, skip):
     return None
 
 
-def _results(body, most, url):
+def _results(body, media_type, most, url):
+    if media_type not in (RESULTS_JSON, "application/json"):
+        raise RemoteUnavailable(f"the SPARQL server at {url} answered {media_type or 'no Content-Type'}, "
+                                "not SPARQL JSON results")
     try:
         document = json.loads(body)
         if "boolean" in document:
@@ -298,17 +290,13 @@ def _json_term(node):
     raise ValueError(f"unknown term type {kind!r}")
 
 
-def _graph_format(media_type, url):
+def _graph(body, media_type, most, url):
     if media_type not in GRAPH_TYPES:
         raise RemoteUnavailable(f"the SPARQL server at {url} answered {media_type or 'no Content-Type'}, "
                                 "not N-Triples or Turtle")
-    return GRAPH_TYPES[media_type]
-
-
-def _graph(body, fmt, most, url):
     try:
         triples = tuple(tuple(_term(t) for t in (q.subject, q.predicate, q.object))
-                        for q in islice(ox.parse(body, format=fmt), most))
+                        for q in islice(ox.parse(body, format=GRAPH_TYPES[media_type]), most))
     except SyntaxError as exc:
         raise RemoteUnavailable(f"the SPARQL server at {url} answered RDF that does not parse: {exc}") \
             from None

@@ -2,6 +2,7 @@
 
 import contextlib
 import http.client
+import io
 import subprocess
 import sys
 import tempfile
@@ -75,9 +76,11 @@ class OxigraphServer:
 
     def load(self, *files):
         """`kg load --into` this server; the files, or the whole dataset."""
-        code = main(["load", "--into", self.query_url, *map(str, files)])
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = main(["load", "--into", self.query_url, *map(str, files)])
         if code != 0:
-            raise RuntimeError(f"kg load --into {self.query_url} exited {code}")
+            raise RuntimeError(f"kg load --into {self.query_url} exited {code}: {output.getvalue()}")
 
 
 @contextlib.contextmanager
