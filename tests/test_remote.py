@@ -216,8 +216,10 @@ def test_a_server_down_at_start_is_502_until_it_is_up(tmp_path):
     app = create_app({"STORE": server.store, "WORKERS": 1})
     try:
         client = app.test_client()
-        for path in (ASK, STUDY, "/health", "/dumps/dataset.nq"):
-            response = client.get(path, headers=PROBLEM)
+        for path, accept in [(ASK, None), (STUDY, None), ("/health", None), ("/dumps/dataset.nq", None),
+                             ("/sparql", "text/turtle")]:  # the last, the Service Description, has counts
+            response = client.get(path, headers={"Accept": f"{accept}, application/problem+json;q=0.5"
+                                                 if accept else PROBLEM["Accept"]})
             assert response.status_code == 502, path
             assert f"the SPARQL server at {server.query_url} is unreachable" in response.json["detail"]
         server.start()
@@ -245,6 +247,20 @@ def test_a_server_that_stops_is_502_and_answers_again_once_restarted(tmp_path):
             assert client.get(STUDY, headers={"Accept": "text/html"}).status_code == 200
         finally:
             close_app(app)
+
+
+def test_the_store_and_graph_store_come_from_the_environment_too(monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}/query"  # nothing listens there: the 502 names the URL used
+    monkeypatch.setenv("MSC_KG_STORE", f"sparql:{url}")
+    monkeypatch.setenv("MSC_KG_GRAPH_STORE", "http://127.0.0.1:1/store")
+    app = create_app({"WORKERS": 1})
+    try:
+        assert app.config["GRAPH_STORE"] == "http://127.0.0.1:1/store"
+        response = app.test_client().get(ASK, headers=PROBLEM)
+        assert response.status_code == 502
+        assert f"the SPARQL server at {url} is unreachable" in response.json["detail"]
+    finally:
+        close_app(app)
 
 
 @pytest.fixture(scope="module")
