@@ -67,7 +67,7 @@ def build_parser():
     load.add_argument("--graph-store", type=server.url, metavar="URL",
                       help="its Graph Store Protocol URL (default: URL's last step /query as /store, "
                            "as Oxigraph server has it; Fuseki: .../DATASET/data)")
-    load.add_argument("--timeout", type=server.positive(float), default=60.0,
+    load.add_argument("--timeout", type=float, default=60.0,
                       help="seconds for each request (default 60)")
     load.set_defaults(run=run_load)
 
@@ -120,6 +120,8 @@ def run_query(args):
 
 def run_load(args):
     into = check_url(args.into.removeprefix(PREFIX), "--into")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be above 0 (got {args.timeout:g})")
     store = RemoteStore(into, args.graph_store or default_graph_store(into), timeout=args.timeout)
     try:
         sizes, others = store.load(args.files or None,

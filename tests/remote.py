@@ -101,9 +101,9 @@ def store_name(kind, request):
     return request.getfixturevalue("remote").store if kind == "sparql" else kind
 
 
-# The stores the HTML pages are tested on. The memory store (rdflib) cannot build a study page: its
-# evaluation of the page's UNION of joins (kg.web.study_page.STUDY_PARTS) runs for minutes, so every
-# study page is a 503 at the 10 s limit. It serves the endpoint and the other pages.
+# The stores the HTML pages are tested on. The memory store (rdflib) cannot build a study page: rdflib
+# joins kg.web.study_page.STUDY_PARTS's UNION without the study bound (its Join is not "lazy") and runs
+# for minutes, so every study page is a 503 at the 10 s limit. It serves the endpoint and other pages.
 PAGE_KINDS = ("oxigraph", "sparql")
 
 

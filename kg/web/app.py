@@ -51,7 +51,7 @@ def create_app(config=None):
         files = [str(f) for f in (dataset.default_files() if files is None else files)]
     if app.config["STORE_PATH"] is not None:
         # Load the on-disk store here, once, and close it before the workers open it read-only.
-        open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"], **(remote or {})).close()
+        open_store(app.config["STORE"], files=files, path=app.config["STORE_PATH"]).close()
     pool = WorkerPool(open_for_worker, (app.config["STORE"], files, app.config["STORE_PATH"], remote), answer,
                       size=app.config["WORKERS"], memory_limit=app.config["WORKER_MEMORY_BYTES"])
     atexit.register(pool.close)

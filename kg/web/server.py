@@ -7,7 +7,7 @@ from kg.errors import KGError
 from kg.remote import PREFIX, check_url
 
 
-def positive(kind):
+def _positive(kind):
     def parse(text):
         value = kind(text)
         if value <= 0:
@@ -41,9 +41,9 @@ def add_arguments(parser):
     parser.add_argument("--store-path", help="directory for an on-disk oxigraph store")
     parser.add_argument("--graph-store", metavar="URL", type=url,
                         help="with --store sparql:URL, that server's Graph Store Protocol URL")
-    parser.add_argument("--workers", type=positive(int), default=2,
+    parser.add_argument("--workers", type=_positive(int), default=2,
                         help="query worker processes (default 2)")
-    parser.add_argument("--timeout", type=positive(float), default=10.0,
+    parser.add_argument("--timeout", type=_positive(float), default=10.0,
                         help="maximum query execution time in seconds (default 10)")
     parser.add_argument("--data", nargs="+", metavar="FILE",
                         help="serve these RDF files instead of ontology/ and data/")
