@@ -10,8 +10,9 @@ import sys
 
 from kg import ingest, sparql
 from kg.build import build
-from kg.errors import KGError, UsageError
-from kg.store import KINDS, open_store
+from kg.errors import KGError, QueryError, RemoteUnavailable, UsageError
+from kg.remote import PREFIX, RemoteStore, check_url, default_graph_store
+from kg.store import open_store
 from kg.validation import validate
 from kg.web import server
 
@@ -55,8 +56,20 @@ def build_parser():
     source.add_argument("-f", "--file", metavar="FILE", help="read the query from FILE ('-' for stdin)")
     query.add_argument("--format", choices=sparql.NAMES, default=sparql.TABLE,
                        help="output format (default: table)")
-    query.add_argument("--store", choices=KINDS, default=KINDS[0], help="backend (default: oxigraph)")
+    query.add_argument("--store", type=server.store_kind, default="oxigraph",
+                       metavar="oxigraph|memory|sparql:URL", help="backend (default: oxigraph)")
     query.set_defaults(run=run_query)
+
+    load = commands.add_parser("load", help="put the dataset into a SPARQL server (Graph Store Protocol)")
+    load.add_argument("files", nargs="*", metavar="FILE", help="RDF files, a graph each (default: all data)")
+    load.add_argument("--into", required=True, metavar="URL",
+                      help="the server's SPARQL query URL, as in --store sparql:URL")
+    load.add_argument("--graph-store", type=server.url, metavar="URL",
+                      help="its Graph Store Protocol URL (default: URL's last step /query as /store, "
+                           "as Oxigraph server has it; Fuseki: .../DATASET/data)")
+    load.add_argument("--timeout", type=float, default=60.0,
+                      help="seconds for each request (default 60)")
+    load.set_defaults(run=run_load)
 
     drafts = commands.add_parser("ingest", help="draft Turtle from a library page (text)")
     drafts.add_argument("page", metavar="PAGE", help="the page as plain text, in the seed page's format")
@@ -102,6 +115,30 @@ def run_query(args):
     text = args.sparql if args.file is None else _read_query(args.file)
     result = open_store(args.store).query(text)
     _print(sparql.serialize(result, args.format))
+    return OK
+
+
+def run_load(args):
+    into = check_url(args.into.removeprefix(PREFIX), "--into")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be above 0 (got {args.timeout:g})")
+    store = RemoteStore(into, args.graph_store or default_graph_store(into), timeout=args.timeout)
+    try:
+        sizes, others = store.load(args.files or None,
+                                   lambda graph, size: print(f"{graph}\t{size} triples", flush=True))
+    except (RemoteUnavailable, QueryError) as exc:
+        done = getattr(exc, "loaded", [])
+        print(f"kg load: {exc}", file=sys.stderr)
+        if done:
+            print(f"kg load: {len(done)} graph(s) were replaced before this (listed above), the rest and "
+                  "the default graph were not: run kg load again once the server is fine", file=sys.stderr)
+        return ERROR
+    print(f"loaded {len(sizes)} graph(s), {sum(sizes.values())} triples, and their merge as the default "
+          f"graph into {into}")
+    if others:
+        print(f"kg load: the server also holds {len(others)} graph(s) not among these files, left as they "
+              f"are (they are part of what a sparql: store serves): {', '.join(map(str, others))}",
+              file=sys.stderr)
     return OK
 
 

@@ -6,12 +6,16 @@ request's shape and relays the answer.
 """
 
 import json
+import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kg import describe, formats, negotiation, shacl_service, sparql
-from kg.errors import KGError, QueryError
+from kg.errors import KGError, QueryError, RemoteTimeout, RemoteUnavailable
 from kg.store import ASK, GRAPH, Result, open_store
+
+log = logging.getLogger(__name__)
 
 # Offered in this order: the first is what a client that accepts anything gets.
 OFFERS = {
@@ -43,9 +47,12 @@ class Answer:
     headers: dict = field(default_factory=dict)
 
 
-def open_for_worker(kind, files, path):
+def open_for_worker(kind, files, path, remote=None):
     """The `init` of each query worker. An on-disk store was loaded once by the server; a worker
-    opens it read-only, since only one process may hold it open for writing."""
+    opens it read-only, since only one process may hold it open for writing. A sparql: store gets
+    remote (graph_store, timeout) and no files: its server holds the data."""
+    if remote is not None:
+        return open_store(kind, files=files, **remote)
     if path is not None:
         return open_store(kind, path=path, read_only=True)
     return open_store(kind, files=files)
@@ -53,20 +60,18 @@ def open_for_worker(kind, files, path):
 
 def answer(store, job):
     """The `handle` of each query worker: never raises, every outcome is an Answer."""
-    if job == "stats":
-        return _stats(store)
-    if not isinstance(job, Job):
-        try:
-            if isinstance(job, shacl_service.JOBS):
-                return shacl_service.run(store, job)
-            return describe.run(store, job)
-        except KGError as exc:
-            return Answer(400, message=str(exc))
     try:
+        if job == "stats":
+            return _stats(store)
+        if isinstance(job, shacl_service.JOBS):
+            return shacl_service.run(store, job)
+        if not isinstance(job, Job):
+            return describe.run(store, job)
         result = store.query(job.query, default_graphs=job.default_graphs,
                              named_graphs=job.named_graphs, limit=job.max_rows)
-    except QueryError as exc:
-        return Answer(400, message=str(exc))
+    except RemoteUnavailable as exc:
+        # A sparql: store's server is down or slow: 502 or 504, and the next job tries it again.
+        return Answer(exc.status, message=str(exc))
     except RecursionError:
         return Answer(400, message="the query is nested too deeply to parse")
     except KGError as exc:
@@ -146,6 +151,46 @@ def _stats(store):
     counts = store.graph_sizes()
     union = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows[0][0]
     return {"graphs": {str(g): n for g, n in counts.items()}, "default_triples": int(union)}
+
+
+class Stats(Mapping):
+    """The dataset's counts ({"graphs": {IRI: triples}, "default_triples": n}), asked of a worker once.
+
+    A sparql: store's server may be down when the web server starts: the server starts all the same,
+    and the counts are asked for again by the first request that needs them, which until the server is
+    back raises RemoteUnavailable / RemoteTimeout (502 / 504) like every query does meanwhile.
+    """
+
+    def __init__(self, pool, timeout, start_timeout=300):
+        self._pool, self._timeout = pool, timeout
+        self._counts = self._error = None
+        self._ask(start_timeout)
+        if self._counts is None:
+            log.warning("serving without the dataset's counts for now: %s", self._error)
+
+    def _ask(self, timeout):
+        answer = self._pool.run("stats", timeout)
+        if isinstance(answer, Answer):
+            self._error = (RemoteTimeout if answer.status == RemoteTimeout.status else RemoteUnavailable)(
+                answer.message)
+        else:
+            self._counts = answer
+
+    def _get(self):
+        if self._counts is None:
+            self._ask(self._timeout)
+            if self._counts is None:
+                raise self._error
+        return self._counts
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self):
+        return len(self._get())
 
 
 # Strings, IRIs and comments, whose brackets do not nest, and the brackets themselves: one scan.

@@ -27,3 +27,18 @@ class QueryError(KGError):
 
 class UsageError(KGError):
     """A command was called with arguments that do not fit."""
+
+
+class RemoteUnavailable(KGError):
+    """The SPARQL server behind a `sparql:` store refused the connection, failed, or answered nonsense.
+
+    Not the client's fault and not ours to fix: the web answers 502 and the next request tries again.
+    """
+
+    status = 502
+
+
+class RemoteTimeout(RemoteUnavailable):
+    """The SPARQL server behind a `sparql:` store did not answer within the time allowed (504)."""
+
+    status = 504

@@ -1,7 +1,8 @@
-"""A read-only SPARQL store over the dataset, one named graph per source file, with two backends.
+"""A read-only SPARQL store over the dataset, one named graph per source file, with three backends.
 
 "oxigraph" (pyoxigraph, the default) is fast and can live on disk; "memory" (an rdflib Dataset) is the
-reference the tests hold it to. Both answer with the same Result and refuse the same queries.
+reference the tests hold it to; "sparql:URL" (kg.remote) asks a SPARQL 1.1 server. All answer with the
+same Result and refuse the same queries.
 """
 
 import re
@@ -23,7 +24,7 @@ from kg.namespaces import PREFIXES
 from kg.queries import prepare, walk
 
 SELECT, ASK, GRAPH = "select", "ask", "graph"
-KINDS = ("oxigraph", "memory")
+KINDS = ("oxigraph", "memory", "sparql")  # the last as sparql:URL
 # What queries may use undeclared and what output abbreviates: the project's prefixes and the W3C's own.
 KNOWN_PREFIXES = {
     "rdf": str(RDF), "rdfs": str(RDFS), "xsd": str(XSD), "owl": str(OWL),
@@ -45,12 +46,17 @@ class Result:
         return len(self.triples) if self.kind == GRAPH else len(self.rows)
 
 
-def open_store(kind="oxigraph", files=None, path=None, read_only=False):
+def open_store(kind="oxigraph", files=None, path=None, read_only=False, **remote):
     """A store holding files (default: dataset.default_files()), in memory or, for oxigraph, at path.
 
     read_only opens the oxigraph store already at path as it is and loads nothing: any number of
     processes may do so while one holds it open to write, which allows no second writer.
+    "sparql:URL" opens no file: the server at URL holds the data (remote: graph_store, timeout).
     """
+    if kind.startswith("sparql:"):
+        from kg.remote import RemoteStore  # kg.remote builds on this module
+
+        return RemoteStore(kind[len("sparql:"):], files=files, path=path, read_only=read_only, **remote)
     if read_only and (kind != "oxigraph" or path is None or files is not None):
         raise UsageError("only an oxigraph store on disk opens read-only, and it takes no files")
     files = dataset.default_files() if files is None else [Path(f) for f in files]
@@ -60,7 +66,7 @@ def open_store(kind="oxigraph", files=None, path=None, read_only=False):
         if path is not None:
             raise UsageError("the memory store cannot be kept on disk; use --store oxigraph")
         return MemoryStore(files)
-    raise UsageError(f"unknown store {kind!r}; choose one of {', '.join(KINDS)}")
+    raise UsageError(f"unknown store {kind!r}; choose oxigraph, memory or sparql:URL")
 
 
 class Store:

@@ -14,6 +14,9 @@ from kg import config
 from kg.cli import main
 from kg.dataset import default_files
 from kg.namespaces import MSC
+from kg.store import KINDS
+from tests.live import free_port
+from tests.remote import store_name
 
 STUDY = config.DATA_DIR / "studies" / "forbes-2014.ttl"
 TITLES = "SELECT ?title WHERE { ?s a msc:Study ; dcterms:title ?title } ORDER BY ?title"
@@ -76,9 +79,9 @@ def test_query_table_is_the_default(capsys):
     assert lines[-1].endswith("rows)") and lines[2].startswith('"') and lines[2].endswith('"@en')
 
 
-@pytest.mark.parametrize("store", ["oxigraph", "memory"])
-def test_query_json_is_sparql_results(capsys, store):
-    code, out, _ = run(capsys, "query", "--store", store, "--format", "json", TITLES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_query_json_is_sparql_results(capsys, request, kind):
+    code, out, _ = run(capsys, "query", "--store", store_name(kind, request), "--format", "json", TITLES)
     assert code == 0
     answer = json.loads(out)
     titles = [b["title"]["value"] for b in answer["results"]["bindings"]]
@@ -133,12 +136,13 @@ def test_query_from_a_file_and_from_stdin(capsys, tmp_path, monkeypatch):
         (["query", "--format", "turtle", TITLES], "does not fit a SELECT query"),
         (["query", "-f", "/nonexistent/query.rq"], "cannot read the query"),
         (["query", "--store", "memory", "--format", "csv", PUBLICATIONS], "does not fit a CONSTRUCT"),
+        (["query", "--store", "sparql:http://127.0.0.1:{closed}/query", TITLES], "is unreachable"),
     ],
     ids=["syntax", "unknown-prefix-line-2", "update", "service", "format-misfit", "missing-file",
-         "csv-graph"],
+         "csv-graph", "sparql-server-down"],
 )
 def test_query_errors_exit_2_with_one_line(capsys, argv, message):
-    code, out, err = run(capsys, *argv)
+    code, out, err = run(capsys, *(a.replace("{closed}", str(free_port())) for a in argv))
     assert (code, out) == (2, "")
     assert message in err and len(err.splitlines()) == 1
 
@@ -152,11 +156,12 @@ def test_query_errors_exit_2_with_one_line(capsys, argv, message):
         ["query", TITLES, "-f", "titles.rq"],
         ["query", "--format", "yaml", TITLES],
         ["query", "--store", "sqlite", TITLES],
+        ["query", "--store", "sparql:ftp://127.0.0.1/query", TITLES],
         ["validate", "--format", "xml"],
         ["build"],
     ],
     ids=["no-command", "unknown-command", "no-query", "query-twice", "bad-format", "bad-store",
-         "bad-report-format", "build-without-output"],
+         "sparql-store-not-http", "bad-report-format", "build-without-output"],
 )
 def test_bad_arguments_exit_2(capsys, argv):
     code, out, err = run(capsys, *argv)
@@ -195,7 +200,16 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("option", [["--workers", "0"], ["--workers", "-1"], ["--timeout", "0"],
-                                    ["--timeout", "x"]])
+                                    ["--timeout", "x"], ["--store", "sparql:localhost"],
+                                    ["--graph-store", "localhost:7878/store"]])
 def test_serve_refuses_options_that_cannot_work(option, capsys):
     assert main(["serve", *option]) == 2
     assert option[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--store-path", "store"], "no store path"), (["--data", str(STUDY)], "no data files"),
+])
+def test_serve_refuses_files_for_a_sparql_store(capsys, option, message):
+    assert main(["serve", "--store", "sparql:http://127.0.0.1:1/query", *option]) == 2
+    assert message in capsys.readouterr().err

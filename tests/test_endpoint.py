@@ -1,5 +1,6 @@
-"""The SPARQL endpoint through Flask's test client: protocol, formats, limits and errors, on both stores."""
+"""The SPARQL endpoint through Flask's test client: protocol, formats, limits and errors, on each store."""
 
+import contextlib
 import csv
 import io
 import json
@@ -9,8 +10,9 @@ import pytest
 from rdflib import Graph, URIRef
 
 from kg.endpoint import nesting_depth
-from kg.store import open_store
+from kg.store import KINDS, open_store
 from kg.web.app import close_app, create_app
+from tests.remote import oxigraph_server
 
 FIXTURE = """@prefix ex: <https://example.org/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
@@ -23,15 +25,26 @@ CONSTRUCT = "CONSTRUCT { ?s <https://example.org/next> ?o } WHERE { ?s <https://
 ASK = "ASK { <https://example.org/a> <https://example.org/next> <https://example.org/b> }"
 
 
-@pytest.fixture(scope="module", params=["oxigraph", "memory"])
-def app(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def fixture_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "fixture.ttl"
     path.write_text(FIXTURE, encoding="utf-8")
-    app = create_app({"STORE": request.param, "DATA_FILES": [path], "MAX_ROWS": 2,
-                      "MAX_BODY_BYTES": 4096, "MAX_QUERY_BYTES": 2048, "QUERY_TIMEOUT": 5})
-    app.config["FIXTURE"] = path
-    yield app
-    close_app(app)
+    return path
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def app(request, fixture_file, tmp_path_factory):
+    with contextlib.ExitStack() as stack:
+        store, files = request.param, [fixture_file]
+        if store == "sparql":
+            # A server of its own: the session's one holds the real data.
+            server = stack.enter_context(oxigraph_server(tmp_path_factory.mktemp("ox"), fixture_file))
+            store, files = server.store, None
+        app = create_app({"STORE": store, "DATA_FILES": files, "MAX_ROWS": 2,
+                          "MAX_BODY_BYTES": 4096, "MAX_QUERY_BYTES": 2048, "QUERY_TIMEOUT": 5})
+        app.config["FIXTURE"] = fixture_file
+        yield app
+        close_app(app)
 
 
 @pytest.fixture
@@ -302,8 +315,8 @@ def test_the_service_description_answers_an_alias(client):
     assert response.status_code == 200 and response.mimetype == "text/turtle"
 
 
-def test_an_on_disk_store_is_loaded_once_and_shared_by_the_workers(tmp_path, app):
-    disk = create_app({"DATA_FILES": [app.config["FIXTURE"]], "STORE_PATH": tmp_path / "store",
+def test_an_on_disk_store_is_loaded_once_and_shared_by_the_workers(tmp_path, fixture_file):
+    disk = create_app({"DATA_FILES": [fixture_file], "STORE_PATH": tmp_path / "store",
                        "WORKERS": 2})
     try:
         assert (tmp_path / "store").is_dir()

@@ -13,6 +13,7 @@ from kg.dataset import default_files, load_graph, parse_file
 from kg.describe import describe
 from kg.store import open_store
 from kg.web.app import close_app, create_app
+from tests.remote import PAGE_KINDS, real_data_app
 
 VOID_NS = Namespace("http://rdfs.org/ns/void#")
 RDF_TWINS = {"ttl": ("text/turtle", "turtle"), "jsonld": ("application/ld+json", "json-ld"),
@@ -22,11 +23,9 @@ PAGES = ["study/forbes-2014", "person/t-dhere", "indication/crohns-disease", "ce
          "study/lightner-peripouch-fistulas/group/perianal", "library", "library/crohns-disease"]
 
 
-@pytest.fixture(scope="module")
-def app():
-    app = create_app({"WORKERS": 2})
-    yield app
-    close_app(app)
+@pytest.fixture(scope="module", params=PAGE_KINDS)
+def app(request):
+    yield from real_data_app(request, WORKERS=2)
 
 
 @pytest.fixture(scope="module")

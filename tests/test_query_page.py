@@ -149,14 +149,18 @@ def test_a_browser_without_a_query_gets_the_editor_and_the_examples(client):
 
 
 @pytest.mark.parametrize("index", range(len(EXAMPLES)), ids=[path.stem for path in EXAMPLES])
-def test_each_example_link_answers_with_a_table(client, index):
+def test_each_example_link_answers_with_a_table(app, client, stores, index):
     _, form = browse(client)
     response = follow(client, form.section_links("examples")[index]["href"])
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = Page(response.get_data(as_text=True))
     assert page.editor == EXAMPLES[index].read_text(encoding="utf-8")
     assert page.headers and all(header.startswith("?") for header in page.headers)
-    assert page.rows and all(len(row) == len(page.headers) for row in page.rows)
+    # As many rows as the app's store answers: the memory store answers none to example 04, whose
+    # duration filter rdflib cannot evaluate (tests/test_readme.py); every example has rows on oxigraph.
+    expected = stores[app.config["STORE"].split(":")[0]].query(page.editor)
+    assert len(page.rows) == len(expected) and all(len(row) == len(page.headers) for row in page.rows)
+    assert len(stores["oxigraph"].query(page.editor)) > 0
     assert f"{len(page.rows)} row" in response.get_data(as_text=True)
 
 

@@ -23,6 +23,7 @@ from kg.web.cards import script_json
 from kg.web.pages import CONCEPTS
 from kg.web.render import href
 from kg.web.wording import timepoint_words
+from tests.remote import PAGE_KINDS, real_data_app
 
 BASE = config.BASE
 SEED = (Path(__file__).parent / "fixtures" / "seed" / "000_5fd57e98103617e8.txt").read_text(encoding="utf-8")
@@ -118,6 +119,11 @@ def path_of(iri):
 # ---------------------------------------------------------------- fixtures and data
 
 
+
+
+@pytest.fixture(scope="module", params=PAGE_KINDS)
+def app(request):
+    yield from real_data_app(request)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import os
 from flask import Flask
 
 from kg import config, writer
+from kg.endpoint import Stats
 from kg.errors import UsageError
 from kg.store import open_store
 from kg.web import browse, documentation, errors, health, render, resources, security, sparql, views
@@ -19,8 +20,9 @@ from kg.web.validation_page import bp as validation_bp
 
 # Every limit the server enforces, with its default; docs/endpoint.md says what each one means.
 DEFAULTS = {
-    "STORE": "oxigraph",  # or "memory" (rdflib)
+    "STORE": "oxigraph",  # or "memory" (rdflib), or "sparql:URL" (a SPARQL 1.1 server's query URL)
     "STORE_PATH": None,  # a directory for an on-disk oxigraph store
+    "GRAPH_STORE": None,  # a sparql: store's Graph Store Protocol URL (for writes; reads are queries)
     "DATA_FILES": None,  # the files to serve; None means ontology/ and data/
     "WORKERS": 2,
     "QUERY_TIMEOUT": 10.0,  # seconds; a request's timeout= may only lower it
@@ -65,7 +67,7 @@ def create_app(config=None):
     atexit.register(pool.close)
     app.extensions["kg.pool"] = pool
     app.extensions["kg.admission"] = create_admission(app)
-    app.extensions["kg.stats"] = pool.run("stats", timeout=300)
+    app.extensions["kg.stats"] = Stats(pool, app.config["QUERY_TIMEOUT"])
     enable_writes(app)
     errors.register(app)
     render.register(app)

@@ -8,6 +8,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from kg import negotiation
+from kg.errors import RemoteUnavailable
+from kg.workers import PoolBusy, WorkTimeout
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ def handle_internal_error(exc):
                           "The server failed to answer this request. The error was logged.")
 
 
+def handle_unavailable(exc):
+    # Raised in the web process only where it asks a worker outside a view's own handling (kg.stats).
+    if isinstance(exc, RemoteUnavailable):
+        return render_problem(exc.status, _title(exc.status), str(exc))
+    return render_problem(503, _title(503), "Every query worker is busy; try again shortly.",
+                          {"Retry-After": "2"})
+
+
 def _title(status):
     return HTTP_STATUS_CODES.get(status, "Error")
 
@@ -70,3 +80,5 @@ def _title(status):
 def register(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_internal_error)
+    for error in (RemoteUnavailable, PoolBusy, WorkTimeout):
+        app.register_error_handler(error, handle_unavailable)

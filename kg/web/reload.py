@@ -17,8 +17,14 @@ _lock = threading.Lock()
 
 
 def start_pool(settings, files):
-    """Query workers over files, each loading them once (or opening the on-disk store)."""
-    return WorkerPool(open_for_worker, (settings["STORE"], files, settings["STORE_PATH"]), answer,
+    """Query workers over files, each loading them once (or opening the on-disk store); for a
+    sparql: store, workers that ask its server, which holds the data."""
+    remote = None
+    if settings["STORE"].startswith("sparql:"):
+        # Each call to the server must end before the worker's deadline: a 504, not a 503.
+        remote = {"graph_store": settings["GRAPH_STORE"], "timeout": 0.8 * settings["QUERY_TIMEOUT"]}
+        files = settings["DATA_FILES"]
+    return WorkerPool(open_for_worker, (settings["STORE"], files, settings["STORE_PATH"], remote), answer,
                       size=settings["WORKERS"], memory_limit=settings["WORKER_MEMORY_BYTES"])
 
 

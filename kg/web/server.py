@@ -21,6 +21,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from kg import validation
 from kg.errors import KGError
+from kg.remote import PREFIX, check_url
 
 DRAIN_MARGIN = 5.0  # seconds beyond the query time limit for answers to be written out
 # After answering a request it did not read whole (a 5 MB URL gets its 414 after 64 KiB), the
@@ -39,12 +40,31 @@ def _positive(kind):
     return parse
 
 
+def url(text):
+    """An argparse type: an http(s) URL."""
+    try:
+        return check_url(text, "the URL")
+    except KGError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def store_kind(text):
+    """An argparse type: oxigraph, memory, or sparql: followed by a SPARQL server's query URL."""
+    if text in ("oxigraph", "memory"):
+        return text
+    if not text.startswith(PREFIX):
+        raise argparse.ArgumentTypeError(f"choose oxigraph, memory or sparql:URL (got {text!r})")
+    return PREFIX + url(text.removeprefix(PREFIX))
+
+
 def add_arguments(parser):
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    parser.add_argument("--store", default="oxigraph", choices=["oxigraph", "memory"],
-                        help="query engine (default oxigraph)")
+    parser.add_argument("--store", default="oxigraph", type=store_kind, metavar="oxigraph|memory|sparql:URL",
+                        help="query engine, or a SPARQL 1.1 server's query URL (default oxigraph)")
     parser.add_argument("--store-path", help="directory for an on-disk oxigraph store")
+    parser.add_argument("--graph-store", metavar="URL", type=url,
+                        help="with --store sparql:URL, that server's Graph Store Protocol URL")
     parser.add_argument("--workers", type=_positive(int), default=2,
                         help="query worker processes (default 2)")
     parser.add_argument("--timeout", type=_positive(float), default=10.0,
@@ -65,14 +85,15 @@ def run(args):
     from kg.web.app import create_app
     from kg.web.reload import on_sighup
 
-    if not args.no_validate:
+    # A sparql: store's data is on its server, not in the files here: validate them before kg load.
+    if not args.no_validate and not args.store.startswith(PREFIX):
         status = check(args.data)
         if status:
             return status
     try:
         app = create_app({
             "STORE": args.store, "STORE_PATH": args.store_path, "WORKERS": args.workers,
-            "QUERY_TIMEOUT": args.timeout, "DATA_FILES": args.data,
+            "QUERY_TIMEOUT": args.timeout, "DATA_FILES": args.data, "GRAPH_STORE": args.graph_store,
             **{name: value for name, value in (("WRITE_TOKEN", args.write_token),
                                                ("WRITES_FILE", args.writes_file)) if value},
         })

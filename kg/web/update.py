@@ -28,6 +28,9 @@ def enable(app):
     app.extensions["kg.writer"] = None
     if not app.config["WRITE_TOKEN"]:
         return
+    if app.config["STORE"].startswith("sparql:"):
+        raise UsageError("writes go to the data files this server loads; a sparql: store's server holds "
+                         "its own data: write to it directly, or load the files with kg load --into")
     if app.config["STORE_PATH"] is not None:
         raise UsageError("writes need the in-memory store: the query workers are restarted on the new "
                          "data after each write, which an on-disk store does not allow while served")
