@@ -76,6 +76,9 @@ def _check_jsonld(text):
         raise DataParseError(SOURCE, "nested too deeply to parse") from None
     except json.JSONDecodeError as exc:
         raise DataParseError(SOURCE, f"JSON does not parse: {exc.msg}", exc.lineno, exc.colno) from None
+    if not isinstance(document, dict | list):
+        # rdflib's reader fails on these with an error of its own (an UnboundLocalError).
+        raise DataParseError(SOURCE, "a JSON-LD document is a JSON object or array")
     stack = [document]
     while stack:
         node = stack.pop()

@@ -53,6 +53,8 @@ XXE = b"""<?xml version="1.0"?>
      "fetches nothing"),
     ("application/ld+json", b'{"@context": {"@import": "http://127.0.0.1:9/c"}}', "@import"),
     ("application/ld+json", b'{"@id": ', "JSON does not parse"),
+    ("application/ld+json", b"true", "object or array"),
+    ("application/ld+json", b'"http://e.org/s"', "object or array"),
     ("text/turtle", "<http://e.org/s> <http://e.org/p> \"caf\xe9\" .".encode("latin-1"), "not UTF-8"),
     ("text/turtle", b"<http://e.org/s> <http://e.org/p> .", ":1:34: objectList expected"),
     ("text/turtle", b"<http://e.org/s> <http://e.org/p> " + b"[ <http://e.org/p> " * 50_000, "nested"),
