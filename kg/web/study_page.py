@@ -22,15 +22,17 @@ PLAIN_NAMES = {
 }
 
 
-STUDY_PARTS = """SELECT DISTINCT ?study ?s ?p ?o WHERE {
-  ?study msc:intervention|msc:publication|msc:outcome|msc:studyGroup ?part .
-  { ?part ?p ?o . BIND(?part AS ?s) }
-  UNION { ?part msc:attribution ?s . ?s ?p ?o }
-  UNION { ?part ?q ?s . FILTER(isIRI(?s))
-          VALUES ?p { skos:prefLabel dcterms:title schema:name rdfs:label } ?s ?p ?o }
-  UNION { ?part msc:attribution ?b . ?b ?q ?s . FILTER(isIRI(?s))
-          VALUES ?p { skos:prefLabel dcterms:title schema:name rdfs:label } ?s ?p ?o }
-}"""
+PARTS = "msc:intervention|msc:publication|msc:outcome|msc:studyGroup"
+NAMES = "FILTER(?p IN (skos:prefLabel, dcterms:title, schema:name, rdfs:label))"
+# Each branch names its own path from the study: rdflib joins a UNION without the study bound, so a
+# branch that starts from an unbound ?part reads the whole graph (minutes on the memory store).
+STUDY_PARTS = f"""SELECT DISTINCT ?study ?s ?p ?o WHERE {{
+  {{ ?study {PARTS} ?s . ?s ?p ?o }}
+  UNION {{ ?study {PARTS} ?part . ?part msc:attribution ?s . ?s ?p ?o }}
+  UNION {{ ?study {PARTS} ?part . ?part ?q ?s . ?s ?p ?o . FILTER(isIRI(?s)) {NAMES} }}
+  UNION {{ ?study {PARTS} ?part . ?part msc:attribution ?b . ?b ?q ?s . ?s ?p ?o .
+          FILTER(isIRI(?s)) {NAMES} }}
+}}"""
 
 
 def identifiers(study, publications, graph):
