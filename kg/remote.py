@@ -29,9 +29,8 @@ from kg.store import (
     Result,
     Store,
     _oxigraph_query,
-    _term,
-    _to_oxigraph,
 )
+from kg.terms import to_oxigraph, to_rdflib
 
 PREFIX = "sparql:"
 TIMEOUT = 8.0  # seconds one call may take, reading included; the server sets it below its query deadline
@@ -89,7 +88,7 @@ class RemoteStore(Store):
             # The server's default graph is the union, as `kg load --into` puts it there.
             whole = merged or not fmt.named_graphs
             quads = self.query(TRIPLES).triples if whole else self.query(QUADS).rows
-            copy._store.extend(ox.Quad(*map(_to_oxigraph, quad)) for quad in quads)
+            copy._store.extend(ox.Quad(*map(to_oxigraph, quad)) for quad in quads)
         return copy.dump(name, merged)
 
     def _run(self, query, most):
@@ -223,7 +222,7 @@ def with_values(query):
             raise QueryError(f"cannot bind {name!r}: not a plain variable name")
         if isinstance(term, BNode):
             raise QueryError(f"cannot bind ?{name} to a blank node on a sparql: store")
-        values.append(str(_to_oxigraph(term)))
+        values.append(str(to_oxigraph(term)))
     block = f"VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(values)}) }}"
     # CONSTRUCT's first top-level group is its template; the short form CONSTRUCT WHERE has no room.
     skip = 1 if form.name == "ConstructQuery" and form.template is not None else 0
@@ -295,7 +294,7 @@ def _graph(body, media_type, most, url):
         raise RemoteUnavailable(f"the SPARQL server at {url} answered {media_type or 'no Content-Type'}, "
                                 "not N-Triples or Turtle")
     try:
-        triples = tuple(tuple(_term(t) for t in (q.subject, q.predicate, q.object))
+        triples = tuple(tuple(to_rdflib(t) for t in (q.subject, q.predicate, q.object))
                         for q in islice(ox.parse(body, format=GRAPH_TYPES[media_type]), most))
     except SyntaxError as exc:
         raise RemoteUnavailable(f"the SPARQL server at {url} answered RDF that does not parse: {exc}") \

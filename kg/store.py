@@ -11,7 +11,7 @@ from itertools import islice
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef, Variable
+from rdflib import URIRef, Variable
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 from rdflib.plugins.sparql.algebra import translateQuery
@@ -22,6 +22,7 @@ from kg import config, dataset, formats
 from kg.errors import DataParseError, QueryError, UsageError
 from kg.namespaces import PREFIXES
 from kg.queries import prepare, walk
+from kg.terms import bindable, tidy, to_rdflib
 
 SELECT, ASK, GRAPH = "select", "ask", "graph"
 KINDS = ("oxigraph", "memory", "sparql")  # the last as sparql:URL
@@ -86,7 +87,7 @@ class Store:
         query = replace(prepare(text), bindings=tuple(sorted((bindings or {}).items())))
         if default_graphs or named_graphs:
             for name in (*default_graphs, *named_graphs):
-                _ox_term(URIRef(name))  # both engines refuse a graph name that is no IRI
+                bindable(URIRef(name))  # both engines refuse a graph name that is no IRI
             query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
                             named_graphs=tuple(URIRef(g) for g in named_graphs))
         result = self._run(query, None if limit is None else limit + 1)
@@ -189,15 +190,15 @@ class OxigraphStore(Store):
             options = {"default_graph": [ox.NamedNode(g) for g in query.default_graphs],
                        "named_graphs": [ox.NamedNode(g) for g in query.named_graphs]}
         if query.bindings:
-            options["substitutions"] = {ox.Variable(name): _ox_term(term) for name, term in query.bindings}
+            options["substitutions"] = {ox.Variable(name): bindable(term) for name, term in query.bindings}
         answer = _oxigraph_query(self._store, query.text, **options)
         if isinstance(answer, ox.QueryBoolean):
             return Result(ASK, boolean=bool(answer))
         if isinstance(answer, ox.QueryTriples):
             triples = islice(answer, most)
-            return Result(GRAPH, triples=tuple(tuple(_term(t) for t in triple) for triple in triples))
+            return Result(GRAPH, triples=tuple(tuple(to_rdflib(t) for t in triple) for triple in triples))
         variables = tuple(v.value for v in answer.variables)
-        rows = tuple(tuple(_term(solution[v]) for v in variables) for solution in islice(answer, most))
+        rows = tuple(tuple(to_rdflib(solution[v]) for v in variables) for solution in islice(answer, most))
         return Result(SELECT, variables=variables, rows=rows)
 
 
@@ -254,55 +255,4 @@ def _oxigraph_query(store, text, **options):
     try:
         return store.query(text, base_iri=config.BASE, prefixes=KNOWN_PREFIXES, **options)
     except SyntaxError as exc:
-        raise QueryError(_tidy(str(exc))) from None
-
-
-def _tidy(message):
-    """Oxigraph's "error at 1:26: expected one of ..." without the character classes it lists."""
-    match = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
-    if not match:
-        return message.splitlines()[0]
-    line, column, detail = match.groups()
-    detail = re.sub(r"\[[^\]]*\]", "", detail.replace("\n", " "))
-    detail = re.sub(r"(,\s*)+(?=,|$)", "", detail).strip(" ,")
-    return f"malformed query at line {line}, column {column}: {detail}"
-
-
-def _ox_term(term):
-    """An rdflib term as the oxigraph term, for substitutions."""
-    try:
-        return _to_oxigraph(term)
-    except ValueError as exc:
-        # An IRI with characters IRIs cannot hold (from a request path, say) names nothing.
-        raise QueryError(f"cannot bind {term!r}: {exc}") from None
-
-
-def _to_oxigraph(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or XSD.string)))
-    raise QueryError(f"cannot bind {term!r}: only IRIs, blank nodes and literals")
-
-
-def _term(term):
-    """An oxigraph term as the rdflib term the memory store would give."""
-    if term is None:
-        return None
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        # rdflib parses "x" as an untyped literal, which is a different term from "x"^^xsd:string.
-        # normalize=False: the lexical form stays as stored, whatever rdflib's process-wide flag says.
-        datatype = None if datatype == str(XSD.string) else datatype
-        return Literal(term.value, datatype=datatype, normalize=False)
-    raise QueryError(f"RDF 1.2 triple terms are not supported: {term}")
+        raise QueryError(tidy(str(exc))) from None

@@ -20,6 +20,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from kg.errors import QueryError
 from kg.queries import walk
 from kg.store import KNOWN_PREFIXES
+from kg.terms import tidy
 
 # Strings, IRIs and comments (whose insides mean nothing here), brackets, ';', and words.
 _TOKENS = re.compile(r"""
@@ -122,7 +123,7 @@ def apply(store, operations, base, writes_graph):
         try:
             store.update(operation, base_iri=base, prefixes=KNOWN_PREFIXES)
         except SyntaxError as exc:
-            raise QueryError(_tidy(str(exc))) from None
+            raise QueryError(tidy(str(exc), "update")) from None
         except OSError as exc:
             raise QueryError(f"the update failed: {exc}") from None
         reconcile(store, before, writes_graph)
@@ -158,12 +159,3 @@ def set_union(store, graphs):
     store.clear_graph(ox.DefaultGraph())
     store.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
                  for triples in graphs.values() for t in triples)
-
-
-def _tidy(message):
-    match = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
-    if not match:
-        return message.splitlines()[0]
-    line, column, detail = match.groups()
-    detail = re.sub(r"\[[^\]]*\]", "", detail.replace("\n", " "))
-    return f"malformed update at line {line}, column {column}: {detail.strip(' ,')}"

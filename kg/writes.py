@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import rdflib
-from rdflib import BNode, Dataset, Literal, URIRef
-from rdflib.namespace import XSD
+from rdflib import Dataset
 
 from kg import dataset, formats, update, uploads, validation
 from kg.errors import DataParseError, KGError, QueryError
 from kg.store import KNOWN_PREFIXES
+from kg.terms import to_oxigraph
 
 UPDATE, PUT, POST, DELETE = "update", "PUT", "POST", "DELETE"
 
@@ -147,19 +147,7 @@ def _graph_store(store, before, operation, target, body, writes_graph):
 
 
 def _triples(graph):
-    return [tuple(_to_oxigraph(t) for t in triple) for triple in graph]
-
-
-def _to_oxigraph(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype or XSD.string)))
-    raise QueryError(f"cannot store {term!r}")
+    return [tuple(to_oxigraph(t) for t in triple) for triple in graph]
 
 
 def _rdflib(store):

@@ -110,7 +110,7 @@ def real_data_app(request, **settings):
 
     A test module is one client asking for page after page, on the slow memory store too: its query-time
     budget is not what these tests are about (tests/test_admission.py is), so it has none here."""
-    app = create_app({"WORKERS": 1, "STORE": store_name(request.param, request), "CLIENT_BUDGET": float("inf"),
-                      **settings})
+    app = create_app({"WORKERS": 1, "STORE": store_name(request.param, request),
+                      "CLIENT_BUDGET": float("inf"), **settings})
     yield app
     close_app(app)
