@@ -124,8 +124,12 @@ class WorkerPool:
 
     def _replace(self, worker):
         with self._lock:
+            # Whoever takes the worker out of the set kills it, once: a close() running at the same
+            # moment has taken it already, and a second close of its pipe could close a reused fd.
+            owned = worker in self._workers
             self._workers.discard(worker)
-        worker.kill()
+        if owned:
+            worker.kill()
         if not self._closed:
             # A replacement that fails (memory short for a moment) is tried again, so the pool heals.
             threading.Thread(target=self._add_worker, args=(START_RETRIES,), daemon=True).start()
