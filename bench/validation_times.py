@@ -1,6 +1,6 @@
 """How long validation takes: full pyshacl runs, and kg.incremental cold, unchanged, one study changed.
 
-    python bench/validation.py --full 1000,2000 --incremental 10000
+    python bench/validation_times.py --full 1000,2000 --incremental 10000
 
 Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
 real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
