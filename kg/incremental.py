@@ -52,11 +52,12 @@ class Progress:
         self.validated, self.cached, self.passes = [], [], []
 
 
-def validate_changed(files=None, cache_dir=CACHE_DIR, progress=None):
+def validate_changed(files=None, cache_dir=None, progress=None):
     """A Report equal to kg.validation.validate(files)'s results, re-validating only files whose
     content changed since the cached run (all of them when the shapes or a shared file changed)."""
     files = dataset.default_files() if files is None else [Path(f) for f in files]
     progress = Progress() if progress is None else progress
+    cache_dir = CACHE_DIR if cache_dir is None else cache_dir
     shapes_text = b"".join(path.read_bytes() for path in dataset.shape_files())
     keys = {path: str(path.resolve()) for path in files}
     hashes = {path: _hash(path.read_bytes()) for path in files}

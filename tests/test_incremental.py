@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import pytest
 
-from kg import config, dataset, validation
+from kg import cli, config, dataset, incremental, validation
 from kg.incremental import Progress, validate_changed
 
 DUPLICATE = """@base <https://w3id.org/msc-kg/> .
@@ -120,3 +120,16 @@ def test_results_equal_a_full_validation(library, tmp_path, change):
                 "unlinked person": "PersonShape"}[change]
     if expected:
         assert str(validation.SHAPES[expected]) in {r.shape for r in full.results}, full.to_text()
+
+
+def test_kg_validate_changed_prints_what_a_full_validation_prints(library, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(incremental, "CACHE_DIR", tmp_path / "cache")
+    files = [str(f) for f in add_duplicate(library)]
+    assert cli.main(["validate", *files]) == 1
+    full = capsys.readouterr().out
+    for _ in range(2):  # cold, then from the cache
+        assert cli.main(["validate", "--changed", *files]) == 1
+        assert re.sub(r"_:\w+", "_:", capsys.readouterr().out) == re.sub(r"_:\w+", "_:", full)
+    assert list((tmp_path / "cache").glob("validate-*.json"))
+    assert cli.main(["validate", "--changed", "--format", "turtle", *files]) == 2
+    assert "--changed" in capsys.readouterr().err
