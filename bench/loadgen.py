@@ -48,13 +48,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(name, command, port, ready_path, log_dir, timeout=900, env=None):
+def running(name, command, port, ready_path, log_dir, timeout=900, env=None, cwd=ROOT):
     """Start command, wait until GET ready_path answers 200, yield the Server, stop it afterwards."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     began = time.perf_counter()
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True, env={**os.environ, **(env or {})})
     server = Server(name, port, process, log)
     try:
