@@ -103,12 +103,13 @@ def run_size(size, args):
     files = generate.BASE_FILES + generate.generate(size, data)[0]
     logs = data / "logs"
     results = {}
-    servers = [(OURS, lambda port: ours(port, files), "/sparql", OUR_ENV, True),
+    our_env = {**OUR_ENV, **dict(item.split("=", 1) for item in args.our_env)}
+    servers = [(OURS, lambda port: ours(port, files), "/sparql", our_env, True),
                (ON_DISK, lambda port: ours(port, files, store_path=data / "ours-store"),
-                "/sparql", OUR_ENV, False)]
+                "/sparql", our_env, False)]
     if size <= args.memory_max:
         servers.append((OURS_RDFLIB, lambda port: ours(port, files, kind="memory"),
-                        "/sparql", OUR_ENV, False))
+                        "/sparql", our_env, False))
     location = data / "oxigraph-serve-store"
     servers.append((OX_SERVE, lambda port: [executable("oxigraph"), "serve", "--location", str(location),
                                             "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
@@ -155,7 +156,8 @@ def report(all_results, args):
              "query mix of bench/queries at concurrency 4 (keep-alive clients, each going round the mix) "
              f"for {args.seconds:g} s and until every query was answered {args.min_runs} times; latency "
              "of the 200 answers, in ms. Ours: serve.py (Flask's threaded server, 2 query workers, "
-             "--timeout 300, MSC_KG_MAX_ROWS and MSC_KG_MAX_RESULT_BYTES raised so that no answer is cut). "
+             "--timeout 300, MSC_KG_MAX_ROWS and MSC_KG_MAX_RESULT_BYTES raised so that no answer is cut"
+             f"{'; also ' + ', '.join(args.our_env) if args.our_env else ''}). "
              "oxigraph serve: `oxigraph load` per file into its named graph, then "
              "`serve --union-default-graph`. rdflib-endpoint: `rdflib-endpoint serve FILES`.", ""]
     lines.append(f"Our server's start to first answer at seed size (ontology/ and data/): "
@@ -239,6 +241,8 @@ def main(argv=None):
     parser.add_argument("--skip", default="",
                         help=f"servers to leave out, comma-separated: {', '.join(SHORT.values())}")
     parser.add_argument("--start-timeout", type=float, default=900, help="seconds a server may take to start")
+    parser.add_argument("--our-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for our server, e.g. MSC_KG_WORKER_MEMORY_BYTES=12884901888")
     parser.add_argument("--write", action="store_true", help="replace this run's section in RESULTS.md")
     args = parser.parse_args(argv)
     results = {"seed start": seed_start(args)}
