@@ -217,7 +217,7 @@ def report(all_results, args):
                 geo **= 1 / len(values)
                 lines.append(f"\n{label}: geometric mean of the per-query median ratios {geo:.2f}x "
                              f"(range {min(values):.2f}-{max(values):.2f}x).")
-        if "page" in results.get(OURS, {}):
+        if results.get(OURS, {}).get("page", {}).get("times"):
             page = results[OURS]["page"]
             errors = f", errors {page['errors']}" if page["errors"] else ""
             lines.append(f"\nStudy page `{STUDY_PAGE}` (Accept text/html, {len(page['times'])} sequential "
