@@ -241,22 +241,26 @@ def write_atomically(path, content):
     os.replace(temporary, path)
 
 
-def generate(count, directory, seed=1):
-    """Write count studies into directory; returns (files, triples)."""
+def generate(count, directory, seed=1, per_file=STUDIES_PER_FILE):
+    """Write count studies into directory, per_file studies a file; returns (files, triples).
+
+    per_file=1 lays the library out as data/studies/ does, one file per study (what incremental
+    validation works by)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     header = (f"# SYNTHETIC benchmark data from bench/generate.py (seed {seed}): invented studies, "
               "not curated.\n" + PREFIXES + "\n")
     files, triples, authors = [], 0, set()
-    for first in range(1, count + 1, STUDIES_PER_FILE):
-        last = min(first + STUDIES_PER_FILE - 1, count)
+    for first in range(1, count + 1, per_file):
+        last = min(first + per_file - 1, count)
         blocks = []
         for i in range(first, last + 1):
             block, n, author = study(seed, i)
             blocks.append(block)
             triples += n
             authors.add(author)
-        path = directory / f"synthetic-studies-{first // STUDIES_PER_FILE + 1:04d}.ttl"
+        number = (first - 1) // per_file + 1
+        path = directory / f"synthetic-studies-{number:0{6 if per_file < 10 else 4}d}.ttl"
         write_atomically(path, header + "\n".join(blocks))
         files.append(path)
     # A smaller library written over a larger one would otherwise keep the larger one's last files.
@@ -295,6 +299,8 @@ def main(argv=None):
     parser.add_argument("--studies", type=int, help="how many studies (default 1000, or 200 with --check)")
     parser.add_argument("-o", "--output", type=Path, help="directory to write the Turtle files into")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--per-file", type=int, default=STUDIES_PER_FILE,
+                        help=f"studies a Turtle file (default {STUDIES_PER_FILE}; 1 as in data/studies/)")
     parser.add_argument("--check", action="store_true",
                         help="generate 200 studies (or --studies if given) and validate them; "
                              "exit 1 on violations")
@@ -305,7 +311,7 @@ def main(argv=None):
         parser.error("-o DIR is required (or --check)")
     count = args.studies or 1000
     started = time.perf_counter()
-    files, triples = generate(count, args.output, args.seed)
+    files, triples = generate(count, args.output, args.seed, args.per_file)
     print(f"{count} studies, {triples} triples ({triples / count:.1f} per study) "
           f"in {len(files)} files under {args.output}, {time.perf_counter() - started:.1f} s")
     return 0

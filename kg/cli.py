@@ -11,6 +11,7 @@ import sys
 from kg import ingest, sparql
 from kg.build import build
 from kg.errors import KGError, QueryError, RemoteUnavailable, UsageError
+from kg.incremental import validate_changed
 from kg.remote import PREFIX, RemoteStore, check_url, default_graph_store
 from kg.store import open_store
 from kg.validation import validate
@@ -44,6 +45,8 @@ def build_parser():
     validate = commands.add_parser("validate", help="check the data against the SHACL shapes")
     validate.add_argument("files", nargs="*", metavar="FILE", help="Turtle files (default: all data)")
     validate.add_argument("--format", choices=("text", "json", "turtle"), default="text")
+    validate.add_argument("--changed", action="store_true",
+                          help="validate only the files changed since the last --changed run (.kg-cache/)")
     validate.set_defaults(run=run_validate)
 
     dumps = commands.add_parser("build", help="write the dumps and the VoID description")
@@ -85,7 +88,9 @@ def build_parser():
 
 
 def run_validate(args):
-    report = validate(args.files or None)
+    if args.changed and args.format == "turtle":
+        raise UsageError("--changed keeps results, not the SHACL report graph: use --format text or json")
+    report = (validate_changed if args.changed else validate)(args.files or None)
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
     elif args.format == "turtle":

@@ -26,10 +26,10 @@ def iri_for_path(path):
 
 def href(iri):
     """Where a link to iri should point, or None when it must not be a link."""
-    text = str(iri)
-    local = text[len(public_base()):]
+    text, base = str(iri), public_base()  # once: each lookup goes through Flask's context proxies
+    local = text[len(base):]
     # A local part starting with "/" would make "//host/...", a link to another site.
-    if text.startswith(public_base()) and not local.startswith("/"):
+    if text.startswith(base) and not local.startswith("/"):
         return "/" + local
     parts = urlsplit(text)
     if parts.scheme in ("http", "https") and parts.netloc:

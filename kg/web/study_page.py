@@ -139,7 +139,7 @@ def study_page(iri, graph, incoming):
     labels = Labels(merged)
     people, first_only = authors(iri, merged)
     publications = sorted(merged.objects(iri, MSC.publication))
-    outcomes = outcome_rows("?study msc:outcome ?outcome . FILTER(?study = ?key)", iri)
+    outcomes = outcome_rows("?key msc:outcome ?outcome . BIND(?key AS ?study)", iri)
     parts = ([(iri, "this study")] + [(i, "the intervention") for i in merged.objects(iri, MSC.intervention)]
              + [(p, "the publication") for p in publications] + [(o.iri, o.label) for o in outcomes]
              + [(g, "a study group") for g in merged.objects(iri, MSC.studyGroup)])

@@ -1,0 +1,63 @@
+"""How long validation takes: full pyshacl runs, and kg.incremental cold, unchanged, one study changed.
+
+    python bench/validation_times.py --full 1000,2000 --incremental 10000
+
+Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
+real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
+out one study a file, as data/studies/ is, with a cache under bench/out/ (a fresh one for the cold run);
+then a run with nothing changed, then one with one study's summary edited.
+"""
+
+import argparse
+import shutil
+import sys
+import time
+
+import generate
+from loadgen import BENCH
+
+from kg.incremental import Progress, validate_changed
+from kg.validation import validate
+
+
+def full(size):
+    files = generate.generate(size, BENCH / "out" / str(size))[0]
+    started = time.perf_counter()
+    report = validate(generate.BASE_FILES + files)
+    seconds = time.perf_counter() - started
+    print(f"full, {size:,} studies: {seconds:.1f} s, {report.summary()}", flush=True)
+
+
+def incremental(size):
+    data = BENCH / "out" / f"{size}-per-study"
+    files = generate.BASE_FILES + generate.generate(size, data, per_file=1)[0]
+    cache = BENCH / "out" / f"cache-{size}"
+    shutil.rmtree(cache, ignore_errors=True)
+    for what in ("cold (empty cache)", "nothing changed", "one study changed"):
+        if what == "one study changed":
+            study = data / "synthetic-studies-000042.ttl"
+            study.write_text(study.read_text().replace("msc:summary \"", "msc:summary \"Edited. ", 1))
+        progress = Progress()
+        started = time.perf_counter()
+        report = validate_changed(files, cache_dir=cache, progress=progress)
+        seconds = time.perf_counter() - started
+        print(f"incremental, {size:,} studies, {what}: {seconds:.1f} s, validated {len(progress.validated)} "
+              f"files, {len(progress.cached)} from the cache, passes run: {progress.passes or 'none'}; "
+              f"{report.summary()}", flush=True)
+    generate.generate(size, data, per_file=1)  # undo the edit
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", default="", help="sizes for a full validation, comma-separated")
+    parser.add_argument("--incremental", default="", help="sizes for incremental validation")
+    args = parser.parse_args(argv)
+    for size in filter(None, args.full.split(",")):
+        full(int(size))
+    for size in filter(None, args.incremental.split(",")):
+        incremental(int(size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

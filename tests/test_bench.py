@@ -1,0 +1,54 @@
+"""The benchmark scripts' own parts: the generator's data is valid and stable, the load counts errors."""
+
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kg import config
+from kg.validation import validate
+
+sys.path.insert(0, str(config.ROOT / "bench"))
+import generate  # noqa: E402
+import loadgen  # noqa: E402
+
+
+@pytest.mark.parametrize("per_file", [1, 1000])
+def test_the_generated_library_is_stable_and_conforms(tmp_path, per_file):
+    files, triples = generate.generate(6, tmp_path / "a", per_file=per_file)
+    again, _ = generate.generate(6, tmp_path / "b", per_file=per_file)
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
+    assert len(files) == (7 if per_file == 1 else 2) and triples > 6 * 40
+    report = validate(generate.BASE_FILES + files)
+    assert report.conforms, report.to_text()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+        status = 200 if self.path == "/ok" else 503
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_load_counts_answers_and_errors_by_status_and_stops():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        requests = [loadgen.Request("good", "/ok", {}), loadgen.Request("bad", "/busy", {})]
+        port = server.server_address[1]
+        load = loadgen.run_load(port, requests, 2, 0.2, minimum=3, max_seconds=10, limit=400)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(load.times["good"]) >= 3 and load.times["bad"] == []
+    assert load.errors["bad"] == {503: load.count - len(load.times["good"])}
+    assert load.count <= 400 and load.seconds < 10
