@@ -35,7 +35,7 @@ from kg import config, dataset
 from kg.errors import UsageError
 from kg.namespaces import MSC, SHAPES
 from kg.validation import SEVERITY_RANK, Report, Result, load_shapes, validate_graph
-from kg.validation import _sources as sources
+from kg.validation import node_sources as sources
 
 CACHE_DIR = config.ROOT / ".kg-cache"
 CACHE_VERSION = 1
