@@ -3,8 +3,9 @@
 Indirect identification: `/graph-store?graph=IRI` or `/graph-store?default`; direct: any URL under
 `/graph-store/` names the graph whose IRI it is. GET and HEAD read (anyone); PUT, POST and DELETE
 write (curators, as kg.web.update says); POST to `/graph-store` itself makes a new graph (201 with
-its IRI in Location). The default graph is the union of the named graphs, for writing as for
-reading (docs/decisions/0009-writes.md).
+its IRI in Location). The default graph is the union of the named graphs that writes see: every one
+but the record of writes, which only the server changes; so what a PUT ?default sends, a GET ?default
+gives back (docs/decisions/0009-writes.md).
 """
 
 import email.parser
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, request
 
-from kg import formats
+from kg import dataset, formats, writer
 from kg.endpoint import Job
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
@@ -63,8 +64,15 @@ def _read(graph):
     if graph is not None and graph not in current_app.extensions["kg.stats"]["graphs"]:
         problem(404, f"There is no graph <{graph}> in this store.")
     config = current_app.config
-    job = Job(query=EVERYTHING, accept=request.headers.get("Accept"),
-              default_graphs=() if graph is None else (graph,),
+    if graph is None:
+        record = str(dataset.graph_name(writer.provenance_file(config)))
+        # No graph but the record: a name no graph has stands for the empty graph (an empty list
+        # would mean "no protocol dataset", the full union).
+        graphs = tuple(g for g in current_app.extensions["kg.stats"]["graphs"] if g != record)
+        graphs = graphs or (record + "/none",)
+    else:
+        graphs = (graph,)
+    job = Job(query=EVERYTHING, accept=request.headers.get("Accept"), default_graphs=graphs,
               max_rows=config["MAX_ROWS"], max_bytes=config["MAX_RESULT_BYTES"])
     try:
         result = current_app.extensions["kg.pool"].run(job, config["QUERY_TIMEOUT"])
