@@ -4,8 +4,6 @@ The dumps come from oxigraph, which writes every literal as the data spells it (
 turns "7"^^xsd:decimal into 7.0); the VoID numbers are counted by queries over the same store.
 """
 
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
 from kg import config
+from kg.commit import write_atomic
 from kg.namespaces import PREFIXES
 from kg.store import open_store
 
@@ -93,30 +92,6 @@ def void(store):
         add((graph, RDF.type, VOID.Dataset))
         add((graph, VOID.triples, _integer(size)))
     return description
-
-
-def write_atomic(path, content):
-    """Write content (bytes or str) through a temporary file beside path, so readers see old or new."""
-    path = Path(path)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private; the dumps are published, so readable by all like any output.
-        os.fchmod(handle, 0o644)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    # The rename itself is only durable once the directory entry is on disk.
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _integer(value):

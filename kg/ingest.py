@@ -18,7 +18,7 @@ from pathlib import Path
 from rdflib.namespace import RDFS, XSD
 
 from kg import config
-from kg.build import write_atomic
+from kg.commit import write_atomic
 from kg.errors import DataParseError, UsageError
 from kg.namespaces import PREFIXES as NAMESPACES
 

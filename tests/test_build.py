@@ -7,9 +7,10 @@ import pytest
 from rdflib import RDF, Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg import build as build_module
+from kg import commit as commit_module
 from kg import config
-from kg.build import DATASET, build, write_atomic
+from kg.build import DATASET, build
+from kg.commit import write_atomic
 from kg.dataset import default_files, graph_name, load_graph, parse_file
 from kg.errors import DataParseError
 from kg.namespaces import MSC, PREFIXES
@@ -105,7 +106,7 @@ def test_write_atomic_leaves_the_old_file_when_the_rename_fails(tmp_path, monkey
     def fail(*_):
         raise OSError("disk full")
 
-    monkeypatch.setattr(build_module.os, "replace", fail)
+    monkeypatch.setattr(commit_module.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(target, "new")
     assert target.read_text(encoding="utf-8") == "old"

@@ -3,6 +3,7 @@ must."""
 
 import contextlib
 import gc
+import os
 from dataclasses import replace
 from decimal import Decimal
 
@@ -165,6 +166,24 @@ def test_oxigraph_on_disk_holds_only_the_files_it_was_last_given(turtle, tmp_pat
     store = open_store("oxigraph", files=[first], path=tmp_path / "db")
     assert (len(store), store.graphs()) == (1, [graph_name(first)])
     assert any((tmp_path / "db").iterdir())
+
+
+def test_oxigraph_on_disk_is_not_loaded_again_over_unchanged_files(turtle, tmp_path):
+    data = turtle("data.ttl", EX + "ex:a ex:p ex:b .\n")
+    store = open_store("oxigraph", files=[data], path=tmp_path / "db")
+    store.close()
+    gc.collect()
+    # Changed behind the store's back without touching size or time: a store that reloaded would see it.
+    stat = data.stat()
+    data.write_text(EX + "ex:a ex:p ex:c .\n", encoding="utf-8")
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    store = open_store("oxigraph", files=[data], path=tmp_path / "db")
+    assert store.query("ASK { <http://example.org/a> <http://example.org/p> <http://example.org/b> }").boolean
+    store.close()
+    gc.collect()
+    data.write_text(EX + "ex:a ex:p ex:c , ex:d .\n", encoding="utf-8")  # a real edit: size and time
+    store = open_store("oxigraph", files=[data], path=tmp_path / "db")
+    assert len(store) == 2
 
 
 def test_oxigraph_on_disk_opens_read_only_beside_its_one_writer(turtle, tmp_path):
