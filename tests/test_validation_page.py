@@ -11,6 +11,7 @@ from rdflib.namespace import RDF, SH
 
 from kg import config, dataset, validation
 from kg.namespaces import MSC, SHAPES
+from kg.web import validation_page
 from kg.web.app import close_app, create_app
 from kg.web.validation_page import dataset_validation, forget
 
@@ -227,3 +228,20 @@ def test_without_the_report_pages_say_so_and_validation_is_503(failing_app):
     assert "not available yet" in json.loads(response.data)["detail"]
     again = client.get("/study/forbes-2014", headers=HTML).get_data(as_text=True)
     assert "did not finish in time" in section(again, "validation")
+
+
+@pytest.fixture(scope="module")
+def slow_app():
+    """An app whose dataset validation runs past its time limit and is stopped."""
+    app = create_app({"WORKERS": 1, "VALIDATION_TIMEOUT": 0.2})
+    yield app
+    close_app(app)
+
+
+def test_a_validation_that_ran_out_of_time_is_not_run_again_on_the_same_data(slow_app, monkeypatch):
+    validation = dataset_validation(slow_app)
+    assert validation.get(wait=30) is None
+    assert "too large to validate" in validation.error
+    monkeypatch.setattr(validation_page, "RETRY_AFTER", 0)
+    validation.get()
+    assert not validation._running and validation.report is None

@@ -24,7 +24,7 @@ from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
 bp = Blueprint("validation", __name__)
 
-RETRY_AFTER = 30  # seconds before a validation that failed (timed out, say) is tried again
+RETRY_AFTER = 30  # seconds before a validation that failed for a passing reason is tried again
 TWINS = {"html": HTML, "ttl": "text/turtle", "jsonld": "application/ld+json", "nt": "application/n-triples",
          "rdf": "application/rdf+xml", "json": JSON}
 
@@ -38,6 +38,9 @@ class DatasetValidation:
         self._ready = threading.Event()
         self._running = False
         self._failed_at = None
+        # A validation that ran out of time will run out of time again on the same data: trying it
+        # every RETRY_AFTER seconds would keep a query worker busy for nothing (a 10k library).
+        self._gave_up = False
         self.report = None
         self.error = None
 
@@ -45,7 +48,8 @@ class DatasetValidation:
         """The DatasetReport, or None while it is being computed (or failed); starts it if need be and
         waits up to `wait` seconds for it."""
         with self._lock:
-            retry = self._failed_at is None or time.monotonic() - self._failed_at > RETRY_AFTER
+            retry = not self._gave_up and (
+                self._failed_at is None or time.monotonic() - self._failed_at > RETRY_AFTER)
             if self.report is None and not self._running and retry:
                 self._running = True
                 self._ready.clear()
@@ -56,9 +60,14 @@ class DatasetValidation:
 
     def _compute(self):
         report = error = None
+        gave_up = False
         try:
             answer = self.pool.run(CheckDataset(), self._timeout)
-        except (WorkTimeout, PoolBusy) as exc:
+        except WorkTimeout as exc:
+            gave_up = True
+            error = (f"the dataset is too large to validate within VALIDATION_TIMEOUT ({exc}); "
+                     "kg validate --changed checks it file by file")
+        except PoolBusy as exc:
             error = f"the validation did not finish in time ({exc})"
         except WorkerCrashed as exc:
             error = str(exc)
@@ -66,6 +75,7 @@ class DatasetValidation:
             report, error = (None, answer.message) if isinstance(answer, Answer) else (answer, None)
         with self._lock:
             self.report, self.error, self._running = report, error, False
+            self._gave_up = gave_up
             self._failed_at = time.monotonic() if report is None else None
         self._ready.set()
 
