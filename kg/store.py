@@ -52,8 +52,9 @@ class Result:
 def open_store(kind="oxigraph", files=None, path=None, read_only=False, **remote):
     """A store holding files (default: dataset.default_files()), in memory or, for oxigraph, at path.
 
-    read_only opens the oxigraph store already at path as it is and loads nothing: any number of
-    processes may do so while one holds it open to write, which allows no second writer.
+    read_only opens the oxigraph store already at path as it is and loads nothing, in any number of
+    processes, once the process that loaded it has closed it: beside a writer still open, a reader can
+    find the files it was told of already compacted away (RocksDB says "Corruption").
     "sparql:URL" opens no file: the server at URL holds the data (remote: graph_store, timeout).
     """
     if kind.startswith("sparql:"):
@@ -145,7 +146,7 @@ class OxigraphStore(Store):
                 self._store = ox.Store()
             else:
                 self._store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             raise UsageError(f"cannot open the store at {path}: {exc}") from None
         if not read_only:
             self._load_unless_current(files, path)

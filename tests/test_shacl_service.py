@@ -12,6 +12,7 @@ import secrets
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 import pyoxigraph as ox
 import pytest
@@ -248,6 +249,21 @@ def test_requests_that_cannot_be_answered_say_why(client, accept, query, status)
     response = post(client, body(forbes_graph(), "turtle"), accept=accept, query=query)
     assert response.status_code == status
     assert response.get_data(as_text=True).strip()
+
+
+@pytest.mark.parametrize(("name", "media_type"), [
+    ("ttl", "text/turtle"), ("turtle", "text/turtle"), ("jsonld", "application/ld+json"),
+    ("rdf", "application/rdf+xml"), ("nt", "application/n-triples"), ("html", "text/html"),
+    ("json", "application/json"), ("application/ld+json", "application/ld+json"), ("trig", None),
+])
+def test_format_names_the_report_format_as_the_format_table_does(client, name, media_type):
+    query = f"?format={quote(name, safe='')}&target=x:y"
+    response = post(client, body(forbes_graph(), "turtle"), accept="*/*", query=query)
+    if media_type is None:
+        assert response.status_code == 406
+    else:
+        assert response.status_code == 200, response.data[:300]
+        assert response.headers["Content-Type"].split(";")[0] == media_type
 
 
 def test_get_is_405_and_options_is_cors(client):

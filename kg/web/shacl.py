@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from kg import formats, negotiation
 from kg.endpoint import Answer
-from kg.shacl_service import HTML, OFFERS, CheckData, CheckShapes
+from kg.shacl_service import HTML, JSON, OFFERS, CheckData, CheckShapes
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
 from kg.web.resources import BAD_IRI
@@ -29,10 +29,8 @@ CORS = {
     "Access-Control-Expose-Headers": "Results-Truncated, Content-Type, Vary",
     "Access-Control-Max-Age": "86400",
 }
-FORMAT_NAMES = {"turtle": "text/turtle", "ttl": "text/turtle", "jsonld": "application/ld+json",
-                "ntriples": "application/n-triples", "nt": "application/n-triples",
-                "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "html": HTML,
-                "json": "application/json"}
+# format= names beyond kg.formats' RDF formats (named by name, extension or media type there).
+REPORT_NAMES = {"html": HTML, "json": JSON}
 
 
 @bp.after_request
@@ -110,9 +108,11 @@ def _check_iri(name, value):
 def _answer_type():
     wanted = _one("format")
     if wanted is not None:
-        chosen = FORMAT_NAMES.get(wanted.lower()) or (wanted if wanted in OFFERS else None)
-        if chosen is None:
-            problem(406, f"format={wanted} is not offered; choose one of {', '.join(FORMAT_NAMES)}.")
+        fmt = (formats.by_name(wanted) or formats.by_extension(wanted, formats.RDF)
+               or formats.by_media_type(wanted))
+        chosen = REPORT_NAMES.get(wanted.lower()) or (fmt.media_type if fmt else None)
+        if chosen not in OFFERS:
+            problem(406, f"format={wanted} is not offered; choose one of {', '.join(OFFERS)}.")
         return chosen
     try:
         chosen = formats.choose(request.headers.get("Accept"), list(OFFERS))
