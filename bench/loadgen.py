@@ -135,10 +135,15 @@ class Load:
         return [t for times in self.times.values() for t in times]
 
 
-def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_seconds=None, timeout=120):
+def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_seconds=None, timeout=120,
+             one_address=False):
     """concurrency keep-alive clients, each going round the requests (from its own starting point),
     until seconds have passed and every request was answered at least minimum times; stops in any
-    case after max_seconds (default 5 x seconds) or limit requests in all."""
+    case after max_seconds (default 5 x seconds) or limit requests in all.
+
+    Each client connects from its own loopback address (127.0.0.2, .3, ...; Linux routes all of
+    127/8 to lo), so a server that tells clients apart by address (our admission limits) sees as many
+    clients as there are; one_address=True sends them all from 127.0.0.1."""
     load = Load(times={r.label: [] for r in requests}, errors={r.label: {} for r in requests})
     lock = threading.Lock()
     began = time.perf_counter()
@@ -151,7 +156,7 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
             return True
         return now - began >= seconds and all(len(t) >= minimum for t in load.times.values())
 
-    def client(offset):
+    def client(offset, source):
         connection = None
         index = offset
         while True:
@@ -162,7 +167,8 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
             request = requests[index % len(requests)]
             index += 1
             if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                                        source_address=(source, 0))
             started = time.perf_counter()
             try:
                 connection.request("GET", request.path, headers=request.headers)
@@ -188,7 +194,8 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
             connection.close()
 
     step = max(len(requests) // concurrency, 1)
-    threads = [threading.Thread(target=client, args=(i * step,)) for i in range(concurrency)]
+    sources = ["127.0.0.1" if one_address else f"127.0.0.{2 + i}" for i in range(concurrency)]
+    threads = [threading.Thread(target=client, args=(i * step, sources[i])) for i in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
