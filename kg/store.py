@@ -196,6 +196,10 @@ class OxigraphStore(Store):
         return dict(self._sizes)
 
     def close(self):
+        if self._loaded is not None:
+            # Written out now rather than replayed from the log by the next process to open it (20 s
+            # at 10k studies).
+            self._store.flush()
         # pyoxigraph has no close(): dropping the last reference shuts the store and releases its lock.
         self._store = None
         if self._loaded is not None:
