@@ -27,3 +27,19 @@ def register(app):
         for name, value in HEADERS.items():
             response.headers[name] = value
         return response
+
+
+def allow_cross_origin(blueprint, methods):
+    """Let scripts on other sites call the blueprint's routes (open data services): CORS on every answer."""
+    headers = {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": "Accept, Content-Type",
+        "Access-Control-Expose-Headers": "Results-Truncated, Content-Type, Vary",
+        "Access-Control-Max-Age": "86400",
+    }
+
+    @blueprint.after_request
+    def add_cors(response):
+        response.headers.update(headers)
+        return response

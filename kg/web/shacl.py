@@ -15,28 +15,17 @@ from flask import Blueprint, Response, current_app, render_template, request
 from kg import formats, negotiation
 from kg.endpoint import Answer
 from kg.shacl_service import HTML, JSON, OFFERS, CheckData, CheckShapes
+from kg.web import security
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
 from kg.web.resources import BAD_IRI
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
 bp = Blueprint("shacl", __name__)
+security.allow_cross_origin(bp, "POST, OPTIONS")
 
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Accept, Content-Type",
-    "Access-Control-Expose-Headers": "Results-Truncated, Content-Type, Vary",
-    "Access-Control-Max-Age": "86400",
-}
 # format= names beyond kg.formats' RDF formats (named by name, extension or media type there).
 REPORT_NAMES = {"html": HTML, "json": JSON}
-
-
-@bp.after_request
-def add_cors(response):
-    response.headers.update(CORS)
-    return response
 
 
 @bp.route("/shacl", methods=["GET", "POST", "OPTIONS"])

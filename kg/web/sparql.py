@@ -12,30 +12,19 @@ from flask import Blueprint, Response, current_app, request
 from kg import formats, negotiation
 from kg.endpoint import MAX_DEPTH, Job, nesting_depth
 from kg.service_description import describe
-from kg.web import admission, query_page
+from kg.web import admission, query_page, security
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import Problem, problem
 from kg.web.update import sparql_update
 from kg.workers import PoolBusy, WorkerCrashed, WorkTimeout
 
 bp = Blueprint("sparql", __name__)
+security.allow_cross_origin(bp, "GET, POST, OPTIONS")
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 UPDATE = "application/sparql-update"
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Accept, Content-Type",
-    "Access-Control-Expose-Headers": "Results-Truncated, Content-Type, Vary",
-    "Access-Control-Max-Age": "86400",
-}
 
-
-@bp.after_request
-def add_cors(response):
-    response.headers.update(CORS)
-    return response
 
 
 @bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
