@@ -150,9 +150,7 @@ class OxigraphStore(Store):
             raise UsageError(f"cannot open the store at {path}: {exc}") from None
         if not read_only:
             self._load_unless_current(files, path)
-        counts = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        self._sizes = {URIRef(g.value): 0 for g in self._store.named_graphs()}
-        self._sizes.update({URIRef(row["g"].value): int(row["n"].value) for row in counts})
+        self._sizes = None  # counted when first asked: seconds at 100k studies, and a start needs none
 
     def _load_unless_current(self, files, path):
         """Load files, unless the on-disk store at path holds them as they are now: a restart over
@@ -193,6 +191,12 @@ class OxigraphStore(Store):
         self._store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
 
     def graph_sizes(self):
+        if self._sizes is None:
+            counts = self._store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                                       "GROUP BY ?g")
+            sizes = {URIRef(g.value): 0 for g in self._store.named_graphs()}
+            sizes.update({URIRef(row["g"].value): int(row["n"].value) for row in counts})
+            self._sizes = sizes
         return dict(self._sizes)
 
     def close(self):
