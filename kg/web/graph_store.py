@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 
 from kg import dataset, formats, writer
 from kg.endpoint import Job
+from kg.web import admission
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
 from kg.web.update import answer, authenticate, run
@@ -75,7 +76,7 @@ def _read(graph):
     job = Job(query=EVERYTHING, accept=request.headers.get("Accept"), default_graphs=graphs,
               max_rows=config["MAX_ROWS"], max_bytes=config["MAX_RESULT_BYTES"])
     try:
-        result = current_app.extensions["kg.pool"].run(job, config["QUERY_TIMEOUT"])
+        result = admission.run(job, config["QUERY_TIMEOUT"])
     except (WorkTimeout, PoolBusy):
         problem(503, "The server is busy and could not read the graph in time; try again shortly.",
                 {"Retry-After": "2"})

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from kg import formats, negotiation
 from kg.endpoint import Answer
 from kg.shacl_service import HTML, JSON, OFFERS, CheckData, CheckShapes
-from kg.web import security
+from kg.web import admission, security
 from kg.web.bodies import content_type, read_body
 from kg.web.errors import problem
 from kg.web.resources import BAD_IRI
@@ -115,7 +115,7 @@ def _answer_type():
 def _run(job):
     timeout = current_app.config["QUERY_TIMEOUT"]
     try:
-        checked = current_app.extensions["kg.pool"].run(job, timeout)
+        checked = admission.run(job, timeout)
     except WorkTimeout:
         problem(503, f"The validation ran past its {timeout:g}-second limit and was stopped. Send less "
                 "data, or simpler shapes.", {"Retry-After": "1"})
