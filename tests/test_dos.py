@@ -118,6 +118,32 @@ def test_a_costly_query_is_stopped_while_another_client_is_served(server, name):
     assert detail in message
 
 
+MEMORY_LIMIT = 600 * 1024 ** 2
+
+
+@pytest.fixture(scope="module")
+def small_worker_server(attack_data):
+    # A time limit far beyond what the query below needs to fill the memory limit, so that only the
+    # memory limit can stop it within the test's bound.
+    with running_server("--data", attack_data, "--timeout", "60", "--workers", "2", "--no-validate",
+                        env={"MSC_KG_CLIENT_BUDGET": "1000",
+                             "MSC_KG_WORKER_MEMORY_BYTES": str(MEMORY_LIMIT)}) as server:
+        yield server
+
+
+def test_a_query_past_the_worker_memory_limit_loses_its_worker_not_the_server(small_worker_server):
+    # One string of every pair of subjects: gigabytes long, were it ever finished.
+    query = ("SELECT (STRLEN(GROUP_CONCAT(CONCAT(STR(?a), STR(?b)))) AS ?n) "
+             f"WHERE {{ ?a <{EX}next> ?x . ?b <{EX}next> ?y }}")
+    status, message, seconds = while_served(small_worker_server, lambda: get(small_worker_server, query),
+                                            bound=30)
+    assert status == 500, (status, message)
+    assert "ran out of memory" in message and "replaced" in message
+    both_workers_idle(small_worker_server)
+    status, _, body = get(small_worker_server, CHEAP)
+    assert status == 200 and json.loads(body)["boolean"] is True
+
+
 @pytest.mark.parametrize("store", ["oxigraph", "memory"])
 def test_a_catastrophic_regex_is_answered_or_stopped(server, memory_server, store):
     # oxigraph's regex engine runs in linear time and answers; rdflib's backtracks, and the time
