@@ -23,7 +23,7 @@ def gunicorn(environment):
     port = free_port()
     log = tempfile.TemporaryFile()
     command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
-               "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
+               "--limit-request-line", "8190", "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, **environment})
     try:
@@ -70,6 +70,23 @@ def test_the_time_limit_fires_and_health_answers_meanwhile(server):
     assert request(server, "GET", "/health")[0] == 200
     thread.join(10)
     assert result["status"] == 503 and result["seconds"] < 3.0
+
+
+@pytest.mark.parametrize(("length", "status"), [(8000, 200), (9000, 414)])
+def test_the_request_line_holds_8190_bytes_and_a_longer_query_goes_by_post(server, length, status):
+    deadline = time.monotonic() + 30
+    while json.loads(request(server, "GET", "/health")[2])["idle_workers"] < 2:  # a killed one comes back
+        assert time.monotonic() < deadline, "the pool did not heal"
+        time.sleep(0.1)
+    # Spaces travel as "+", one byte each: the request line is exactly length bytes long.
+    query = "ASK {}" + " " * (length - len("GET /sparql?query=ASK+%7B%7D HTTP/1.1"))
+    path = "/sparql?" + urllib.parse.urlencode({"query": query})
+    assert len(f"GET {path} HTTP/1.1") == length
+    assert request(server, "GET", path, headers={"Accept": "application/sparql-results+json"})[0] == status
+    posted = request(server, "POST", "/sparql", body=query.encode(),
+                     headers={"Content-Type": "application/sparql-query",
+                              "Accept": "application/sparql-results+json"})
+    assert posted[0] == 200 and json.loads(posted[2])["boolean"] is True
 
 
 def test_a_chunked_body_over_the_limit_is_refused(server):
