@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kg import describe, formats, negotiation, shacl_service, sparql
+from kg import describe, formats, negotiation, shacl_service
 from kg.errors import KGError, QueryError, RemoteTimeout, RemoteUnavailable
-from kg.store import ASK, GRAPH, Result, open_store
+from kg.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ def answer(store, job):
             return shacl_service.run(store, job)
         if not isinstance(job, Job):
             return describe.run(store, job)
-        result = store.query(job.query, default_graphs=job.default_graphs,
-                             named_graphs=job.named_graphs, limit=job.max_rows)
+        result = store.results(job.query, default_graphs=job.default_graphs,
+                               named_graphs=job.named_graphs, limit=job.max_rows)
     except RemoteUnavailable as exc:
         # A sparql: store's server is down or slow: 502 or 504, and the next job tries it again.
         return Answer(exc.status, message=str(exc))
@@ -112,12 +112,12 @@ def _render(result, fmt, job):
     truncated = None
     if len(result) > job.max_rows:
         truncated = f"rows; limit={job.max_rows}"
-        result = _first(result, job.max_rows)
+        result = result.first(job.max_rows)
     body = _serialize(result, fmt, truncated)
     # Halve the answer until it fits the byte limit; the client is told, never silently short-changed.
     while len(body) > job.max_bytes and len(result) > 0:
         truncated = f"bytes; limit={job.max_bytes}"
-        result = _first(result, len(result) // 2)
+        result = result.first(len(result) // 2)
         body = _serialize(result, fmt, truncated)
     if len(body) > job.max_bytes:
         return Answer(500, message=f"even an empty answer is over the {job.max_bytes}-byte limit")
@@ -125,26 +125,25 @@ def _render(result, fmt, job):
     return Answer(200, media_type, body, truncated=truncated)
 
 
-def _first(result, count):
-    if result.kind == GRAPH:
-        return Result(GRAPH, triples=result.triples[:count])
-    return Result(result.kind, variables=result.variables, rows=result.rows[:count], boolean=result.boolean)
-
-
 def _serialize(result, fmt, truncated):
-    """The answer in fmt, saying in the body that it was truncated where the format has room for it."""
-    if fmt.name == "json" and result.kind != GRAPH:
-        document = sparql.results_json(result)
-        if truncated and result.kind != ASK:
-            document["truncated"] = truncated
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
-    text = sparql.serialize(result, fmt.name)
-    if truncated and fmt.name in ("turtle", "ntriples"):
-        text = f"# Truncated: {truncated}. Narrow the query or page it with LIMIT/OFFSET.\n" + text
-    if truncated and fmt.name in ("xml", "rdfxml"):
-        declaration, _, rest = text.partition("?>")
-        text = f"{declaration}?>\n<!-- Truncated: {truncated}. -->{rest}" if rest else text
-    return text.encode("utf-8")
+    """The answer in fmt (kg.results), saying in the body that it was truncated where the format has
+    room for it."""
+    body = result.serialize(fmt.name)
+    if not truncated:
+        return body
+    if fmt.name == "json":
+        # One more member, between "head" and "results": a variable name holds no quote, so the first
+        # "results" is the key. Oxigraph's parser refuses a member after the bindings, not before.
+        at = body.index(b'"results"')
+        return body[:at] + b'"truncated":' + json.dumps(truncated).encode() + b"," + body[at:]
+    if fmt.name in ("turtle", "ntriples"):
+        note = f"# Truncated: {truncated}. Narrow the query or page it with LIMIT/OFFSET.\n"
+        return note.encode("utf-8") + body
+    if fmt.name in ("xml", "rdfxml"):
+        declaration, found, rest = body.partition(b"?>")
+        if found:
+            return declaration + f"?>\n<!-- Truncated: {truncated}. -->".encode() + rest
+    return body
 
 
 def _stats(store):

@@ -1,8 +1,8 @@
 """A read-only SPARQL store over the dataset, one named graph per source file, with three backends.
 
-"oxigraph" (pyoxigraph, the default) is fast and can live on disk; "memory" (an rdflib Dataset) is the
-reference the tests hold it to; "sparql:URL" (kg.remote) asks a SPARQL 1.1 server. All answer with the
-same Result and refuse the same queries.
+"oxigraph" (pyoxigraph, the default) is fast and can live on disk; "memory" (an rdflib Dataset,
+kg.memory_store) is the reference the tests hold it to; "sparql:URL" (kg.remote) asks a SPARQL 1.1
+server. All answer with the same Result and refuse the same queries.
 """
 
 import json
@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import URIRef, Variable
-from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.namespace import OWL, RDF, RDFS, XSD
-from rdflib.plugins.sparql.algebra import translateQuery
-from rdflib.plugins.sparql.parser import parseQuery
-from rdflib.plugins.sparql.parserutils import CompValue
 
 from kg import config, dataset, formats
 from kg.commit import write_atomic
@@ -69,6 +65,8 @@ def open_store(kind="oxigraph", files=None, path=None, read_only=False, **remote
     if kind == "memory":
         if path is not None:
             raise UsageError("the memory store cannot be kept on disk; use --store oxigraph")
+        from kg.memory_store import MemoryStore  # kg.memory_store builds on this module
+
         return MemoryStore(files)
     raise UsageError(f"unknown store {kind!r}; choose oxigraph, memory or sparql:URL")
 
@@ -87,23 +85,20 @@ class Store:
         way to put a value taken from a request into a query, never by formatting it into the text.
         Oxigraph substitutes as SPARQL SEP-0007 says: a bound variable must be in the SELECT clause.
         """
-        query = replace(prepare(text), bindings=tuple(sorted((bindings or {}).items())))
-        if default_graphs or named_graphs:
-            for name in (*default_graphs, *named_graphs):
-                bindable(URIRef(name))  # both engines refuse a graph name that is no IRI
-            query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
-                            named_graphs=tuple(URIRef(g) for g in named_graphs))
+        query = _prepare(text, default_graphs, named_graphs, bindings)
         result = self._run(query, None if limit is None else limit + 1)
-        if result.kind != SELECT or query.tree[1].projection:
+        if result.kind != SELECT:
             return result
-        # SELECT * leaves the column order open, and the backends differ; first use in the text it is.
-        first = {}
-        for node in walk(query.tree):
-            if isinstance(node, Variable):
-                first.setdefault(str(node), len(first))
-        order = sorted(range(len(result.variables)), key=lambda i: first.get(result.variables[i], len(first)))
+        order = column_order(query, result.variables)
         return Result(SELECT, variables=tuple(result.variables[i] for i in order),
                       rows=tuple(tuple(row[i] for i in order) for row in result.rows))
+
+    def results(self, text, default_graphs=(), named_graphs=(), limit=None):
+        """query()'s answer on its way to a client (kg.results): cut to its first rows, written as
+        bytes. The oxigraph store writes its own answers, without building rdflib terms."""
+        from kg.results import TermResults  # kg.results builds on this module
+
+        return TermResults(self.query(text, default_graphs, named_graphs, limit))
 
     def graphs(self):
         return sorted(self.graph_sizes())
@@ -221,14 +216,25 @@ class OxigraphStore(Store):
         quads = (q for q in self._store if not isinstance(q.graph_name, ox.DefaultGraph))
         return ox.serialize(quads, format=fmt.oxigraph, prefixes=KNOWN_PREFIXES)
 
-    def _run(self, query, most):
+    def results(self, text, default_graphs=(), named_graphs=(), limit=None):
+        from kg.results import native  # kg.results builds on this module
+
+        query = _prepare(text, default_graphs, named_graphs)
+        answer = self._answer(query)
+        variables = [v.value for v in answer.variables] if isinstance(answer, ox.QuerySolutions) else []
+        return native(answer, column_order(query, variables), None if limit is None else limit + 1)
+
+    def _answer(self, query):
         options = {}
         if query.default_graphs or query.named_graphs:
             options = {"default_graph": [ox.NamedNode(g) for g in query.default_graphs],
                        "named_graphs": [ox.NamedNode(g) for g in query.named_graphs]}
         if query.bindings:
             options["substitutions"] = {ox.Variable(name): bindable(term) for name, term in query.bindings}
-        answer = _oxigraph_query(self._store, query.text, **options)
+        return _oxigraph_query(self._store, query.text, **options)
+
+    def _run(self, query, most):
+        answer = self._answer(query)
         if isinstance(answer, ox.QueryBoolean):
             return Result(ASK, boolean=bool(answer))
         if isinstance(answer, ox.QueryTriples):
@@ -239,53 +245,27 @@ class OxigraphStore(Store):
         return Result(SELECT, variables=variables, rows=rows)
 
 
-class MemoryStore(Store):
-    kind = "memory"
+def _prepare(text, default_graphs=(), named_graphs=(), bindings=None):
+    query = replace(prepare(text), bindings=tuple(sorted((bindings or {}).items())))
+    if default_graphs or named_graphs:
+        for name in (*default_graphs, *named_graphs):
+            bindable(URIRef(name))  # both engines refuse a graph name that is no IRI
+        query = replace(query, default_graphs=tuple(URIRef(g) for g in default_graphs),
+                        named_graphs=tuple(URIRef(g) for g in named_graphs))
+    return query
 
-    def __init__(self, files):
-        self._files = files
-        self._dataset = dataset.load_dataset(files)
 
-    def graph_sizes(self):
-        graphs = self._dataset.graphs()
-        return {g.identifier: len(g) for g in graphs if g.identifier != DATASET_DEFAULT_GRAPH_ID}
-
-    def dump(self, name, merged=False):
-        # rdflib's Turtle and TriG writers respell literals ("7"^^xsd:decimal becomes 7.0); oxigraph's
-        # write them as the data does, and reading the files again takes milliseconds.
-        return OxigraphStore(self._files).dump(name, merged)
-
-    def _run(self, query, most):
-        # rdflib accepts some queries SPARQL forbids (an ungrouped variable beside COUNT); let oxigraph's
-        # stricter parser, on an empty store, decide so both backends refuse the same queries.
-        _oxigraph_query(ox.Store(), query.text)
-        # A fresh parse: translateQuery rewrites the tree it is given, and query.tree is cached.
-        prepared = translateQuery(parseQuery(query.text), base=config.BASE, initNs=KNOWN_PREFIXES)
-        if prepared.algebra.name == "ConstructQuery" and prepared.algebra.template is None:
-            # rdflib leaves CONSTRUCT WHERE { ... } without a template and then fails on it; the short
-            # form's template is its one basic graph pattern.
-            bgp = next(n for n in walk(prepared.algebra) if isinstance(n, CompValue) and n.name == "BGP")
-            prepared.algebra["template"] = list(bgp.triples)
-        if query.default_graphs or query.named_graphs:
-            prepared.algebra["datasetClause"] = (
-                [CompValue("DatasetClause", default=g) for g in query.default_graphs]
-                + [CompValue("DatasetClause", named=g) for g in query.named_graphs]
-            )
-        try:
-            return self._evaluate(prepared, query, most)
-        except (re.error, ValueError, TypeError, AttributeError, SyntaxError) as exc:
-            # rdflib lets a bad REGEX pattern, language tag or IRI escape as these; they are the
-            # query's fault, and must not take a query worker down.
-            raise QueryError(f"the query could not be evaluated: {exc}") from None
-
-    def _evaluate(self, prepared, query, most):
-        answer = self._dataset.query(prepared, initBindings={Variable(n): t for n, t in query.bindings})
-        if answer.type == "ASK":
-            return Result(ASK, boolean=bool(answer.askAnswer))
-        if answer.type in ("CONSTRUCT", "DESCRIBE"):
-            return Result(GRAPH, triples=tuple(islice(answer.graph, most)))
-        return Result(SELECT, variables=tuple(str(v) for v in answer.vars),
-                      rows=tuple(tuple(row) for row in islice(answer, most)))
+def column_order(query, variables):
+    """The positions of a SELECT answer's variables in the order its columns are written: as the
+    query projects them, or for SELECT *, which leaves the order open and where the backends differ,
+    by first use in the text."""
+    if query.tree[1].projection:
+        return list(range(len(variables)))
+    first = {}
+    for node in walk(query.tree):
+        if isinstance(node, Variable):
+            first.setdefault(str(node), len(first))
+    return sorted(range(len(variables)), key=lambda i: first.get(variables[i], len(first)))
 
 
 def _oxigraph_query(store, text, **options):
