@@ -8,9 +8,10 @@ from flask import Blueprint, Response, render_template, request
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
-from kg.web.cards import as_text, study_cards
+from kg.web.cards import as_text
 from kg.web.data import cached, select
 from kg.web.errors import problem
+from kg.web.paging import listing, requested_page, studies_found
 from kg.web.render import public_base
 from kg.web.resources import BAD_IRI
 
@@ -66,6 +67,16 @@ def browse_href(chosen, q):
     return "/browse" + ("?" + urlencode(pairs) if pairs else "")
 
 
+def facet_values():
+    """{facet name: ({value: label}, {value: set of studies})} over the whole library."""
+    grouped = {facet.name: ({}, {}) for facet in FACETS}
+    for row in select(FACET_VALUES):
+        names, studies_of = grouped[str(row["facet"])]
+        names[row["value"]] = as_text(row["label"]) or str(row["value"])
+        studies_of.setdefault(row["value"], set()).add(row["study"])
+    return grouped
+
+
 @bp.route("/browse")
 def browse():
     chosen = []
@@ -87,30 +98,27 @@ def browse():
     if q:
         patterns.append(SEARCH)
         bindings["q"] = Literal(q)
-    cards = study_cards("\n".join(patterns), **bindings)
-    found = {card.iri for card in cards}
+    pattern = "\n".join(patterns)
+    requested_page()  # a bad page= is refused before any query runs
+    # The facet counts cover every matching study, the cards only the page shown.
+    found = studies_found(pattern, **bindings)
+    pager, cards = listing(pattern, total=len(found), **bindings)
     facets = []
-    all_values = cached("facet-values", lambda: select(FACET_VALUES))
+    all_values = cached("facet-values-by-facet", facet_values)
     for facet in FACETS:
-        counts, names = {}, {}
-        for row in all_values:
-            if str(row["facet"]) != facet.name:
-                continue
-            counts.setdefault(row["value"], set())
-            names[row["value"]] = as_text(row["label"]) or str(row["value"])
-            if row["study"] in found:
-                counts[row["value"]].add(row["study"])
+        names, studies_of = all_values[facet.name]
         values = []
-        for value, studies in counts.items():
+        for value, studies in studies_of.items():
+            count = len(studies & found)
             selected = (facet.name, value) in chosen
-            if not studies and not selected:
+            if not count and not selected:
                 continue
             toggled = ([c for c in chosen if c != (facet.name, value)] if selected
                        else chosen + [(facet.name, value)])
-            values.append({"value": value, "label": names[value], "count": len(studies),
+            values.append({"value": value, "label": names[value], "count": count,
                            "selected": selected, "href": browse_href(toggled, q)})
         for name, term in chosen:  # a chosen value the data does not have still shows, to remove it
-            if name == facet.name and term not in counts:
+            if name == facet.name and term not in studies_of:
                 values.append({"value": term, "label": str(term), "count": 0, "selected": True,
                                "href": browse_href([c for c in chosen if c != (name, term)], q)})
         if facet.literal:
@@ -118,7 +126,7 @@ def browse():
         else:
             values.sort(key=lambda v: (-v["count"], v["label"].lower()))
         facets.append({"name": facet.name, "title": facet.title, "values": values})
-    page = render_template("browse.html", cards=cards, facets=facets, q=q,
+    page = render_template("browse.html", cards=cards, pager=pager, facets=facets, q=q,
                            chosen=[(name, str(term)) for name, term in chosen],
                            clear=browse_href([], ""), without_search=browse_href(chosen, ""))
     return Response(page, mimetype="text/html")
