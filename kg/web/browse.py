@@ -101,7 +101,8 @@ def browse():
     pattern = "\n".join(patterns)
     requested_page()  # a bad page= is refused before any query runs
     # The facet counts cover every matching study, the cards only the page shown.
-    found = studies_found(pattern, **bindings)
+    # Unnarrowed, that is every study: the same set for every request until the data changes.
+    found = studies_found(pattern, **bindings) if pattern else cached("all-studies", studies_found)
     pager, cards = listing(pattern, total=len(found), **bindings)
     facets = []
     all_values = cached("facet-values-by-facet", facet_values)
