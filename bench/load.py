@@ -9,8 +9,8 @@ synthetic library, default settings unless --server-arg / --env say otherwise: t
 and queue limits of issue 7 are serve.py options or MSC_KG_* variables, passed through as given).
 --concurrency keep-alive clients then go round a mix of SPARQL queries (docs/queries for the seed
 data, bench/queries for a synthetic library) and pages (home, browse, an indication, a study as HTML
-and as Turtle) for --seconds. Any answer other
-than 200 is an error and is reported with its status; the exit code is 1 when there was one.
+and as Turtle) for --seconds. Any answer other than 200 is an error and is reported with its status;
+the exit code is 1 when there was one.
 --page-runs N first times N sequential requests of each listing page (--seconds 0: only that; give
 --env MSC_KG_CLIENT_BUDGET=inf, since they all come from one client).
 """
