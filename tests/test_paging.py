@@ -210,3 +210,11 @@ def test_a_bad_page_is_a_problem_that_says_what_is_wrong(client, path, value, st
     assert "page" in detail
     if status == 404:
         assert re.search(r"page=\d+ is the last", detail)
+
+
+def test_a_chosen_value_no_study_matches_keeps_its_label(client, store):
+    label = str(store.query(f"SELECT ?l WHERE {{ <{PHASE_2}> skos:prefLabel ?l }}").rows[0][0])
+    root = get(client, "/browse?" + urlencode({"phase": PHASE_2, "q": "no study says this"}))
+    chosen = root.one("section", id="facet-phase").one("li", "selected")
+    assert chosen.one("a").text() == label and chosen.one("span", "count").text() == "0"
+    assert total_in_heading(root) == 0 and not list(root.all("article", "card"))

@@ -17,7 +17,7 @@ from kg.web.data import select
 from kg.web.errors import problem
 
 # What every listing matches on: a study with an IRI (a card links to it) and a title. ?title and
-# ?summary are there for /browse's search filter.
+# ?summary are there for /browse's search filter; /browse counts its facets over the same match.
 MATCH = """{pattern}
   ?study a msc:Study ; dcterms:title ?title .
   FILTER(isIRI(?study))
@@ -32,11 +32,11 @@ KEYS = """SELECT ?study (MIN(?p) AS ?position) (MIN(LCASE(STR(?title))) AS ?sort
 ORDER BY (!BOUND(?position)) ?position ?sortTitle ?study
 LIMIT {limit} OFFSET {offset}"""
 COUNT = "SELECT (COUNT(DISTINCT ?study) AS ?count) {bound} WHERE {{ {match} }} {group}"
-FOUND = "SELECT DISTINCT ?study {bound} WHERE {{ {match} }}"
 PAGE_NUMBER = re.compile(r"[0-9]{1,15}")
 
 
-def _parts(pattern, bindings):
+def match_parts(pattern, bindings):
+    """The bound variables to project, and the pattern with what every listing matches on."""
     bound = " ".join(f"?{name}" for name in sorted(bindings))
     summary = SUMMARY if "?summary" in pattern else ""
     return bound, MATCH.format(pattern=pattern, summary=summary)
@@ -44,21 +44,15 @@ def _parts(pattern, bindings):
 
 def study_count(pattern="", **bindings):
     """How many studies the pattern admits."""
-    bound, match = _parts(pattern, bindings)
+    bound, match = match_parts(pattern, bindings)
     group = f"GROUP BY {bound}" if bound else ""
     rows = select(COUNT.format(bound=bound, match=match, group=group), **bindings)
     return int(str(rows[0]["count"])) if rows else 0
 
 
-def studies_found(pattern="", **bindings):
-    """The set of studies the pattern admits (for /browse's facet counts): IRIs only, no cards."""
-    bound, match = _parts(pattern, bindings)
-    return {row["study"] for row in select(FOUND.format(bound=bound, match=match), **bindings)}
-
-
 def study_page(pattern, number, size, **bindings):
     """The cards of page number (from 1) of the studies the pattern admits, size to a page."""
-    bound, match = _parts(pattern, bindings)
+    bound, match = match_parts(pattern, bindings)
     query = KEYS.format(bound=bound, match=match, limit=int(size), offset=(int(number) - 1) * int(size))
     return cards_for([row["study"] for row in select(query, **bindings)])
 
