@@ -27,6 +27,7 @@ DEFAULTS = {
     "WORKERS": 2,
     "QUERY_TIMEOUT": 10.0,  # seconds; a request's timeout= may only lower it
     "MAX_ROWS": 10_000,
+    "PAGE_SIZE": 50,  # study cards on one page of a listing (home sections, /browse, indications...)
     "MAX_RESULT_BYTES": 16 * 1024 * 1024,
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_QUERY_BYTES": 256 * 1024,

@@ -8,9 +8,10 @@ from flask import Blueprint, Response, render_template, request
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
-from kg.web.cards import as_text, study_cards
+from kg.web.cards import as_int, as_text
 from kg.web.data import cached, select
 from kg.web.errors import problem
+from kg.web.paging import listing, match_parts, requested_page, study_count
 from kg.web.render import public_base
 from kg.web.resources import BAD_IRI
 
@@ -34,11 +35,7 @@ FACETS = [
     Facet("year", "Year", "msc:publication/fabio:hasPublicationYear", literal=True),
 ]
 FACET_BY_NAME = {f.name: f for f in FACETS}
-FACET_VALUES = (
-    "SELECT DISTINCT ?study ?facet ?value ?label WHERE {\n  ?study a msc:Study .\n  "
-    + "\n  UNION ".join(f'{{ ?study {f.path} ?value . BIND("{f.name}" AS ?facet) }}' for f in FACETS)
-    + "\n  OPTIONAL { ?value skos:prefLabel ?label }\n}"
-)
+FACET_UNION = "\n  UNION ".join(f'{{ ?study {f.path} ?value . BIND("{f.name}" AS ?facet) }}' for f in FACETS)
 SEARCH = """FILTER(CONTAINS(LCASE(STR(?title)), LCASE(STR(?q)))
        || (BOUND(?summary) && CONTAINS(LCASE(STR(?summary)), LCASE(STR(?q)))))"""
 MAX_CHOSEN = 24
@@ -66,6 +63,19 @@ def browse_href(chosen, q):
     return "/browse" + ("?" + urlencode(pairs) if pairs else "")
 
 
+def facet_counts(pattern="", **bindings):
+    """{facet name: {value: (studies of the pattern with it, label)}}, counted by the store."""
+    bound, match = match_parts(pattern, bindings)
+    query = (f"SELECT ?facet ?value (COUNT(DISTINCT ?study) AS ?count) (SAMPLE(?l) AS ?label) {bound} "
+             f"WHERE {{ {match}\n  {FACET_UNION}\n  OPTIONAL {{ ?value skos:prefLabel ?l }} }} "
+             f"GROUP BY ?facet ?value {bound}")
+    counted = {facet.name: {} for facet in FACETS}
+    for row in select(query, **bindings):
+        label = as_text(row["label"]) or str(row["value"])
+        counted[str(row["facet"])][row["value"]] = (as_int(row["count"]) or 0, label)
+    return counted
+
+
 @bp.route("/browse")
 def browse():
     chosen = []
@@ -87,38 +97,35 @@ def browse():
     if q:
         patterns.append(SEARCH)
         bindings["q"] = Literal(q)
-    cards = study_cards("\n".join(patterns), **bindings)
-    found = {card.iri for card in cards}
+    pattern = "\n".join(patterns)
+    requested_page()  # a bad page= is refused before any query runs
+    # The facet counts cover every matching study, the cards only the page shown. Unnarrowed, both
+    # are the same for every request until the data changes.
+    if pattern:
+        counted, total = facet_counts(pattern, **bindings), study_count(pattern, **bindings)
+    else:
+        counted, total = cached("facet-counts", facet_counts), cached("study-count", study_count)
+    pager, cards = listing(pattern, total=total, **bindings)
     facets = []
-    all_values = cached("facet-values", lambda: select(FACET_VALUES))
     for facet in FACETS:
-        counts, names = {}, {}
-        for row in all_values:
-            if str(row["facet"]) != facet.name:
-                continue
-            counts.setdefault(row["value"], set())
-            names[row["value"]] = as_text(row["label"]) or str(row["value"])
-            if row["study"] in found:
-                counts[row["value"]].add(row["study"])
         values = []
-        for value, studies in counts.items():
+        for value, (count, label) in counted[facet.name].items():
             selected = (facet.name, value) in chosen
-            if not studies and not selected:
-                continue
             toggled = ([c for c in chosen if c != (facet.name, value)] if selected
                        else chosen + [(facet.name, value)])
-            values.append({"value": value, "label": names[value], "count": len(studies),
+            values.append({"value": value, "label": label, "count": count,
                            "selected": selected, "href": browse_href(toggled, q)})
-        for name, term in chosen:  # a chosen value the data does not have still shows, to remove it
-            if name == facet.name and term not in counts:
-                values.append({"value": term, "label": str(term), "count": 0, "selected": True,
+        for name, term in chosen:  # a chosen value no study matches still shows, to remove it
+            if name == facet.name and term not in counted[facet.name]:
+                _, label = cached("facet-counts", facet_counts)[name].get(term, (0, str(term)))
+                values.append({"value": term, "label": label, "count": 0, "selected": True,
                                "href": browse_href([c for c in chosen if c != (name, term)], q)})
         if facet.literal:
             values.sort(key=lambda v: str(v["value"]), reverse=True)
         else:
             values.sort(key=lambda v: (-v["count"], v["label"].lower()))
         facets.append({"name": facet.name, "title": facet.title, "values": values})
-    page = render_template("browse.html", cards=cards, facets=facets, q=q,
+    page = render_template("browse.html", cards=cards, pager=pager, facets=facets, q=q,
                            chosen=[(name, str(term)) for name, term in chosen],
                            clear=browse_href([], ""), without_search=browse_href(chosen, ""))
     return Response(page, mimetype="text/html")

@@ -107,6 +107,8 @@ class Card:
         return read_url(self.doi, self.pmid)
 
 
+# Characters an IRI may not hold (RFC 3987), and so no IRI written into query text may either.
+UNWRITABLE = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 CARD_FIELDS = """
   ?study a msc:Study ; dcterms:title ?title .
   OPTIONAL { ?study msc:firstAuthor/schema:name ?author }
@@ -120,16 +122,18 @@ CARD_FIELDS = """
 """
 
 
-def study_cards(pattern="", **bindings):
-    """The studies the pattern admits, as cards in the library's order (schema:position, then title).
-
-    pattern is query text from the pages' own constants only; its values come in as bindings.
-    """
-    bound = " ".join(f"?{name}" for name in sorted(bindings))
-    query = (f"SELECT ?study ?title ?author ?summary ?position ?phase ?doi ?pmid ?year {bound} "
-             f"WHERE {{ {pattern}\n{CARD_FIELDS} }}")
+def cards_for(studies):
+    """The cards of the studies (IRIs), in the order given; kg.web.paging picks which."""
+    # The IRIs come from the store's own answers, not from a request; each is checked to be one that
+    # can be written between <> before it becomes query text (bindings hold one value, VALUES many).
+    written = [s for s in studies if isinstance(s, URIRef) and not UNWRITABLE.search(str(s))]
+    if not written:
+        return []
+    values = " ".join(f"<{s}>" for s in written)
+    query = (f"SELECT ?study ?title ?author ?summary ?position ?phase ?doi ?pmid ?year "
+             f"WHERE {{ VALUES ?study {{ {values} }}\n{CARD_FIELDS} }}")
     cards = {}
-    for row in select(query, **bindings):
+    for row in select(query):
         card = cards.get(row["study"])
         if card is None:
             card = cards[row["study"]] = Card(row["study"], str(row["title"]))
@@ -140,7 +144,7 @@ def study_cards(pattern="", **bindings):
         card.year = card.year or as_text(row["year"])
         card.doi = card.doi or as_text(row["doi"])
         card.pmid = card.pmid or as_text(row["pmid"])
-    return sorted(cards.values(), key=lambda c: (c.position is None, c.position or 0, c.title.lower()))
+    return [cards[s] for s in written if s in cards]
 
 
 # ---------------------------------------------------------------- outcomes

@@ -2,12 +2,14 @@
 
 from urllib.parse import urlencode
 
+from flask import current_app
 from rdflib import RDF, Graph
 from rdflib.namespace import PROV, SKOS
 
 from kg.namespaces import MSC
-from kg.web.cards import as_int, as_text, matches, narrower, outcome_rows, sorted_by_label, study_cards
+from kg.web.cards import as_int, as_text, matches, narrower, outcome_rows, sorted_by_label
 from kg.web.data import select
+from kg.web.paging import listing, study_count, study_page
 from kg.web.render import Labels
 
 # The concept pages, and the path from a study (or an outcome) to the concept. skos:broader* makes a
@@ -44,6 +46,9 @@ SECTIONS = """SELECT ?library ?section ?title ?description ?indication ?position
 } GROUP BY ?library ?section ?title ?description ?indication ?position"""
 
 
+LISTED_IN = "?study msc:listedIn ?key ."
+
+
 def home_page(iri):
     rows = select(LIBRARY, key=iri)
     first = rows[0] if rows else {}
@@ -60,8 +65,13 @@ def home_page(iri):
             "position": as_int(row["position"]),
         })
     sections.sort(key=lambda s: (s["position"] is None, s["position"] or 0, s["title"].lower()))
+    # Each section shows its first page of cards, as the research library page does, and links to
+    # the section's own page for the rest.
+    size = max(1, int(current_app.config["PAGE_SIZE"]))
     for section in sections:
-        section["cards"] = study_cards("?study msc:listedIn ?key .", key=section["iri"])
+        section["cards"] = study_page(LISTED_IN, 1, size, key=section["iri"])
+        section["listed"] = (len(section["cards"]) if len(section["cards"]) < size
+                             else study_count(LISTED_IN, key=section["iri"]))
     return {
         "title": as_text(first.get("title")) or "Research library",
         "headline": as_text(first.get("headline")),
@@ -88,16 +98,17 @@ def indication_page(iri, graph, incoming):
     sections = [{"iri": r["section"], "title": as_text(r["title"]), "description": as_text(r["description"])}
                 for r in select(SECTIONS_OF, key=indication)]
     if indication == iri:
-        cards = study_cards("?study msc:indication/skos:broader* ?key .", key=iri)
+        pager, cards = listing("?study msc:indication/skos:broader* ?key .", key=iri)
         indication_graph, indication_incoming = graph, incoming
     else:
-        cards = study_cards("?study msc:listedIn ?key .", key=iri)
+        pager, cards = listing(LISTED_IN, key=iri)
         indication_graph, indication_incoming = Graph(), ()
     return {
         "labels": labels,
         "indication": indication,
         "sections": sections,
         "cards": cards,
+        "pager": pager,
         "alt_labels": sorted(str(a) for a in indication_graph.objects(indication, SKOS.altLabel)),
         "broader": sorted_by_label(indication_graph.objects(indication, SKOS.broader), labels),
         "narrower": sorted_by_label(narrower(indication, indication_incoming), labels),
@@ -111,9 +122,11 @@ def indication_page(iri, graph, incoming):
 
 def person_page(iri, graph):
     labels = Labels(graph)
+    pager, cards = listing("?study schema:author|msc:firstAuthor ?key .", key=iri)
     return {
         "labels": labels,
-        "cards": study_cards("?study schema:author|msc:firstAuthor ?key .", key=iri),
+        "cards": cards,
+        "pager": pager,
         "matches": matches(graph, iri, labels),
         "derived_from": sorted(graph.objects(iri, PROV.wasDerivedFrom)),
     }
@@ -133,13 +146,14 @@ def concept_page(iri, graph, incoming):
         "narrower": sorted_by_label(narrower(iri, incoming), labels),
         "matches": matches(graph, iri, labels),
         "cards": None,
+        "pager": None,
         "outcomes": None,
         "browse": None,
     }
     if kind is not None:
         subject, path, facet = CONCEPTS[kind]
         if subject == "study":
-            page["cards"] = study_cards(f"?study {path} ?key .", key=iri)
+            page["pager"], page["cards"] = listing(f"?study {path} ?key .", key=iri)
         else:
             page["outcomes"] = outcome_rows(f"?outcome {path} ?key .", iri)
         if facet:
