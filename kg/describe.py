@@ -13,6 +13,7 @@ from rdflib.namespace import RDFS, SKOS
 from kg import sparql
 from kg.build import void
 from kg.store import GRAPH, Result
+from kg.terms import values_block
 
 # Which property names a thing, in order of preference.
 LABEL_PROPERTIES = (SKOS.prefLabel, URIRef("http://purl.org/dc/terms/title"),
@@ -33,8 +34,6 @@ LABELS = f"""SELECT DISTINCT ?s ?x ?property ?label WHERE {{
   UNION
   {{ ?s ?q ?b . FILTER(isBlank(?b)) ?b rdf:rest*/!rdf:type ?x . FILTER(isIRI(?x))
      ?x ?property ?label . FILTER(?property IN ({LABEL_IN})) }}
-  UNION
-  {{ ?x ?p ?s . FILTER(isIRI(?x)) ?x ?property ?label . FILTER(?property IN ({LABEL_IN})) }}
 }}"""
 INCOMING = f"SELECT ?s ?x ?p WHERE {{ ?x ?p ?s . FILTER(!isBlank(?x)) }} LIMIT {MAX_INCOMING}"
 
@@ -79,6 +78,13 @@ class Description:
         return sparql.graph(Result(GRAPH, triples=self.triples))
 
 
+def incoming_labels(values):
+    """The labels of the incoming links kept (at most MAX_INCOMING), not of every subject that points
+    at the resource: for an indication of a 10k-study library that was 10,000 titles a page."""
+    return (f"SELECT ?x ?property ?label WHERE {{ {values} ?x ?property ?label . "
+            f"FILTER(?property IN ({LABEL_IN})) }}")
+
+
 def describe(store, iri):
     subject = {"s": URIRef(iri)}
     # ?x is unbound for the resource's own triples, the blank node otherwise.
@@ -86,6 +92,10 @@ def describe(store, iri):
                for _, x, p, o in store.query(OUTGOING, bindings=subject).rows]
     labels = [(x, p, label) for _, x, p, label in store.query(LABELS, bindings=subject).rows]
     incoming = tuple(sorted((x, p) for _, x, p in store.query(INCOMING, bindings=subject).rows))
+    # The subjects come from the store's answer above, so they may be written into the query.
+    values = values_block("x", dict.fromkeys(x for x, _ in incoming))
+    if values is not None:
+        labels += store.query(incoming_labels(values)).rows
     return Description(tuple(dict.fromkeys(triples + labels)), incoming)
 
 

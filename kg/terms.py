@@ -12,6 +12,21 @@ from rdflib.namespace import XSD
 
 from kg.errors import QueryError
 
+# Characters an IRI may not hold (RFC 3987), and so no IRI written into query text may either.
+UNWRITABLE = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
+
+
+def values_block(variable, iris):
+    """`VALUES ?variable { <iri> ... }` of the IRIs that can be written between <>, or None if none can.
+
+    For IRIs a store has answered with, never ones from a request (those go in as bindings): a
+    binding holds one value, and a page sometimes needs a query over hundreds.
+    """
+    written = [str(i) for i in iris if isinstance(i, URIRef) and not UNWRITABLE.search(str(i))]
+    if not written:
+        return None
+    return f"VALUES ?{variable} {{ " + " ".join(f"<{i}>" for i in written) + " }"
+
 
 def tidy(message, what="query"):
     """Oxigraph's "error at 1:26: expected one of ..." without the character classes it lists."""

@@ -10,7 +10,7 @@ from rdflib.compare import isomorphic
 from kg import config
 from kg.build import DATASET
 from kg.dataset import default_files, load_graph, parse_file
-from kg.describe import describe
+from kg.describe import MAX_INCOMING, describe
 from kg.store import open_store
 from kg.web.app import close_app, create_app
 from tests.remote import PAGE_KINDS, real_data_app
@@ -172,3 +172,21 @@ def test_literals_reach_clients_as_the_data_writes_them(client):
     answer = client.get("/study/forbes-2014/outcome/cdai-baseline.nt").get_data(as_text=True)
     assert '"PT0S"^^<http://www.w3.org/2001/XMLSchema#duration>' in answer
     assert '"370"^^<http://www.w3.org/2001/XMLSchema#decimal>' in answer
+
+
+@pytest.mark.parametrize("kind", ["oxigraph", "memory"])
+def test_a_description_labels_the_incoming_links_it_keeps_and_no_others(tmp_path, kind):
+    hub, ex = config.BASE + "indication/hub", "https://example.org/"
+    extra = 30
+    lines = [f'<{ex}s{i}> <{ex}about> <{hub}> ; <http://purl.org/dc/terms/title> "Title {i}" .'
+             for i in range(MAX_INCOMING + extra)]
+    lines.append(f'<{hub}> <http://www.w3.org/2004/02/skos/core#prefLabel> "Hub" .')
+    data = tmp_path / "hub.ttl"
+    data.write_text("\n".join(lines), encoding="utf-8")
+    store = open_store(kind, files=[data])
+    description = describe(store, hub)
+    kept = {x for x, _ in description.incoming}
+    labelled = {s for s, _, _ in description.graph().triples((None, URIRef("http://purl.org/dc/terms/title"),
+                                                              None))}
+    assert len(kept) == MAX_INCOMING
+    assert labelled == kept

@@ -9,6 +9,7 @@ from markupsafe import Markup
 from rdflib import URIRef
 from rdflib.namespace import OWL, SKOS
 
+from kg.terms import values_block
 from kg.web.data import select
 from kg.web.wording import change_words, timepoint_days, timepoint_words, value_words
 
@@ -107,8 +108,6 @@ class Card:
         return read_url(self.doi, self.pmid)
 
 
-# Characters an IRI may not hold (RFC 3987), and so no IRI written into query text may either.
-UNWRITABLE = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 CARD_FIELDS = """
   ?study a msc:Study ; dcterms:title ?title .
   OPTIONAL { ?study msc:firstAuthor/schema:name ?author }
@@ -124,14 +123,12 @@ CARD_FIELDS = """
 
 def cards_for(studies):
     """The cards of the studies (IRIs), in the order given; kg.web.paging picks which."""
-    # The IRIs come from the store's own answers, not from a request; each is checked to be one that
-    # can be written between <> before it becomes query text (bindings hold one value, VALUES many).
-    written = [s for s in studies if isinstance(s, URIRef) and not UNWRITABLE.search(str(s))]
-    if not written:
+    # The IRIs come from the store's own answers, not from a request.
+    values = values_block("study", studies)
+    if values is None:
         return []
-    values = " ".join(f"<{s}>" for s in written)
     query = (f"SELECT ?study ?title ?author ?summary ?position ?phase ?doi ?pmid ?year "
-             f"WHERE {{ VALUES ?study {{ {values} }}\n{CARD_FIELDS} }}")
+             f"WHERE {{ {values}\n{CARD_FIELDS} }}")
     cards = {}
     for row in select(query):
         card = cards.get(row["study"])
@@ -144,7 +141,7 @@ def cards_for(studies):
         card.year = card.year or as_text(row["year"])
         card.doi = card.doi or as_text(row["doi"])
         card.pmid = card.pmid or as_text(row["pmid"])
-    return [cards[s] for s in written if s in cards]
+    return [cards[s] for s in studies if s in cards]
 
 
 # ---------------------------------------------------------------- outcomes
