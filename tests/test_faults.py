@@ -178,4 +178,5 @@ def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(chain):
         assert process.wait(10) == 0
         log.seek(0)
         output = log.read().decode(errors="replace")
-        assert "waiting for 1 request(s) in flight" in output and "Traceback" not in output
+        assert "waiting for 1 request(s) in flight" in output, output
+        assert "Traceback" not in output
