@@ -1,11 +1,14 @@
 """How long validation takes: full pyshacl runs, and kg.incremental cold, unchanged, one study changed.
 
     python bench/validation_times.py --full 1000,2000 --incremental 10000
+    python bench/validation_times.py --per-shape 200,400     # where a full validation's time goes
 
 Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
 real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
 out one study a file, as data/studies/ is, with a cache under bench/out/ (a fresh one for the cold run);
-then a run with nothing changed, then one with one study's summary edited.
+then a run with nothing changed, then one with one study's summary edited. Per shape: each named node
+shape validated alone on the full library (one file a 1000 studies), so a shape whose time grows faster
+than the library shows.
 """
 
 import argparse
@@ -16,16 +19,34 @@ import time
 import generate
 from loadgen import BENCH
 
-from kg.incremental import Progress, validate_changed
-from kg.validation import validate
+from kg import dataset
+from kg.incremental import Progress, _subgraph, validate_changed
+from kg.validation import load_shapes, node_sources, validate, validate_graph
+from kg.namespaces import SHAPES
+from rdflib import RDF, URIRef
+from rdflib.namespace import SH
 
 
-def full(size):
+def full(size, shapes=None):
     files = generate.generate(size, BENCH / "out" / str(size))[0]
-    started = time.perf_counter()
-    report = validate(generate.BASE_FILES + files)
-    seconds = time.perf_counter() - started
-    print(f"full, {size:,} studies: {seconds:.1f} s, {report.summary()}", flush=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    report = validate(generate.BASE_FILES + files, shapes)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"full, {size:,} studies: {seconds:.1f} s ({cpu:.1f} s CPU), {report.summary()}", flush=True)
+
+
+def per_shape(size):
+    files = generate.BASE_FILES + generate.generate(size, BENCH / "out" / str(size))[0]
+    data = dataset.load_dataset(files)
+    sources = node_sources(data, files)
+    shapes = load_shapes()
+    named = sorted(s for s in shapes.subjects(RDF.type, SH.NodeShape) if isinstance(s, URIRef))
+    for shape in named:
+        started = time.perf_counter()
+        report = validate_graph(data, _subgraph(shapes, [shape]), sources)
+        seconds = time.perf_counter() - started
+        print(f"per shape, {size:,} studies, {str(shape).removeprefix(str(SHAPES))}: {seconds:.2f} s, "
+              f"{len(report.results)} results", flush=True)
 
 
 def incremental(size):
@@ -51,9 +72,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", default="", help="sizes for a full validation, comma-separated")
     parser.add_argument("--incremental", default="", help="sizes for incremental validation")
+    parser.add_argument("--shapes", nargs="+", help="shapes files for --full (default: shapes/*.ttl)")
+    parser.add_argument("--per-shape", default="", help="sizes for a validation one shape at a time")
     args = parser.parse_args(argv)
     for size in filter(None, args.full.split(",")):
-        full(int(size))
+        full(int(size), args.shapes)
+    for size in filter(None, args.per_shape.split(",")):
+        per_shape(int(size))
     for size in filter(None, args.incremental.split(",")):
         incremental(int(size))
     return 0
