@@ -1,31 +1,84 @@
 """How long validation takes: full pyshacl runs, and kg.incremental cold, unchanged, one study changed.
 
     python bench/validation_times.py --full 1000,2000 --incremental 10000
+    python bench/validation_times.py --per-shape 200,400     # where a full validation's time goes
+    python bench/validation_times.py --startup 10000 [--store-path]   # serve.py start to first answer
 
 Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
 real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
 out one study a file, as data/studies/ is, with a cache under bench/out/ (a fresh one for the cold run);
-then a run with nothing changed, then one with one study's summary edited.
+then a run with nothing changed, then one with one study's summary edited. Per shape: each named node
+shape validated alone on the full library (one file a 1000 studies), so a shape whose time grows faster
+than the library shows. Start-up: serve.py with its start-up validation, on the one-file-a-study library
+with a fresh validation cache: first start, second start (nothing changed), start after one study changed;
+each from the process start to the first answer of an ASK query.
 """
 
 import argparse
 import shutil
 import sys
 import time
+import urllib.parse
 
 import generate
-from loadgen import BENCH
+from loadgen import BENCH, free_port, running
+from rdflib import RDF, URIRef
+from rdflib.namespace import SH
 
-from kg.incremental import Progress, validate_changed
-from kg.validation import validate
+from kg import dataset
+from kg.incremental import Progress, _subgraph, last_outcome, validate_changed
+from kg.namespaces import SHAPES
+from kg.validation import load_shapes, node_sources, validate, validate_graph
 
 
-def full(size):
+def full(size, shapes=None):
     files = generate.generate(size, BENCH / "out" / str(size))[0]
+    started, cpu = time.perf_counter(), time.process_time()
+    report = validate(generate.BASE_FILES + files, shapes)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"full, {size:,} studies: {seconds:.1f} s ({cpu:.1f} s CPU), {report.summary()}", flush=True)
+
+
+def per_shape(size):
+    files = generate.BASE_FILES + generate.generate(size, BENCH / "out" / str(size))[0]
+    data = dataset.load_dataset(files)
+    sources = node_sources(data, files)
+    shapes = load_shapes()
+    named = sorted(s for s in shapes.subjects(RDF.type, SH.NodeShape) if isinstance(s, URIRef))
+    for shape in named:
+        started = time.perf_counter()
+        report = validate_graph(data, _subgraph(shapes, [shape]), sources)
+        seconds = time.perf_counter() - started
+        print(f"per shape, {size:,} studies, {str(shape).removeprefix(str(SHAPES))}: {seconds:.2f} s, "
+              f"{len(report.results)} results", flush=True)
+
+
+def startup(size, store_path):
+    data = BENCH / "out" / f"{size}-per-study"
+    files = generate.BASE_FILES + generate.generate(size, data, per_file=1)[0]
+    cache = BENCH / "out" / f"startup-cache-{size}"
+    store = BENCH / "out" / f"startup-store-{size}"
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(store, ignore_errors=True)
+    ask = "/sparql?query=" + urllib.parse.quote("ASK { ?s ?p ?o }")
+    for what in ("first start (empty cache)", "second start (nothing changed)", "one study changed"):
+        if what == "one study changed":
+            study = data / "synthetic-studies-000042.ttl"
+            study.write_text(study.read_text().replace("msc:summary \"", "msc:summary \"Edited. ", 1))
+        port = free_port()
+        command = [sys.executable, str(generate.ROOT / "serve.py"), "--port", str(port), "--workers", "1",
+                   "--validation-cache", str(cache), *(["--store-path", str(store)] if store_path else []),
+                   "--data", *map(str, files)]
+        with running(f"startup-{size}", command, port, ask, BENCH / "out" / "logs", timeout=7200) as server:
+            checked = [line for line in server.log.read_text().splitlines() if "checked the data" in line]
+            where = ", on disk" if store_path else ""
+            print(f"serve.py, {size:,} studies{where}, {what}: first answer after "
+                  f"{server.started:.1f} s; {checked[0] if checked else 'no check logged'}", flush=True)
     started = time.perf_counter()
-    report = validate(generate.BASE_FILES + files)
-    seconds = time.perf_counter() - started
-    print(f"full, {size:,} studies: {seconds:.1f} s, {report.summary()}", flush=True)
+    outcome = last_outcome(files, cache)
+    print(f"last_outcome alone, {size:,} studies: {time.perf_counter() - started:.2f} s, "
+          f"{outcome.summary if outcome else 'no outcome'}", flush=True)
+    generate.generate(size, data, per_file=1)  # undo the edit
 
 
 def incremental(size):
@@ -51,11 +104,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", default="", help="sizes for a full validation, comma-separated")
     parser.add_argument("--incremental", default="", help="sizes for incremental validation")
+    parser.add_argument("--shapes", nargs="+", help="shapes files for --full (default: shapes/*.ttl)")
+    parser.add_argument("--startup", default="", help="sizes for serve.py's start with validation")
+    parser.add_argument("--store-path", action="store_true", help="--startup with an on-disk store")
+    parser.add_argument("--per-shape", default="", help="sizes for a validation one shape at a time")
     args = parser.parse_args(argv)
     for size in filter(None, args.full.split(",")):
-        full(int(size))
+        full(int(size), args.shapes)
+    for size in filter(None, args.per_shape.split(",")):
+        per_shape(int(size))
     for size in filter(None, args.incremental.split(",")):
         incremental(int(size))
+    for size in filter(None, args.startup.split(",")):
+        startup(int(size), args.store_path)
     return 0
 
 

@@ -90,7 +90,11 @@ def build_parser():
 def run_validate(args):
     if args.changed and args.format == "turtle":
         raise UsageError("--changed keeps results, not the SHACL report graph: use --format text or json")
-    report = (validate_changed if args.changed else validate)(args.files or None)
+    if args.changed:
+        report = validate_changed(args.files or None, warn=lambda message: print(f"kg validate: {message}",
+                                                                                  file=sys.stderr))
+    else:
+        report = validate(args.files or None)
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
     elif args.format == "turtle":

@@ -3,6 +3,8 @@ and replaced, and SIGTERM lets the requests in flight finish."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kg import dataset
+from kg.web.server import check as startup_check
 from tests.live import ROOT, free_port, request, server_process
 
 CHAIN = "<https://example.org/n{}> <https://example.org/next> <https://example.org/n{}> .\n"
@@ -40,7 +43,7 @@ def test_a_file_that_does_not_parse_stops_the_server_naming_file_line_and_column
                                                                                   where, options):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    status, output = serve("--data", path, *options)
+    status, output = serve("--data", path, "--validation-cache", tmp_path / "cache", *options)
     assert status == 2, output
     # file:line:column, then the parser's message.
     line = next(line for line in output.splitlines() if f"{path}{where}" in line)
@@ -59,13 +62,115 @@ def without_title(tmp_path):
 
 def test_data_that_does_not_conform_stops_the_server_with_the_report(tmp_path):
     files, broken = without_title(tmp_path)
-    status, output = serve("--data", *files)
+    status, output = serve("--data", *files, "--validation-cache", tmp_path / "cache")
     assert status == 1, output
     assert f"in {broken}" in output
     assert "Violation  dcterms:title  A study needs exactly one title" in output
     assert "does not conform to the shapes (1 violation" in output and "--no-validate" in output
     assert "Warning" not in output  # warnings do not stop the server, so they are not shown
     assert "Traceback" not in output
+
+
+def conforming_copy(tmp_path):
+    """The default data, with forbes-2014.ttl read from a copy in tmp_path that a test may change."""
+    study = ROOT / "data" / "studies" / "forbes-2014.ttl"
+    copy = tmp_path / "forbes-2014.ttl"
+    shutil.copyfile(study, copy)
+    return [f for f in dataset.default_files() if Path(f) != study] + [copy], copy
+
+
+def log_text(log):
+    log.seek(0)
+    return log.read().decode(errors="replace")
+
+
+def test_a_restart_over_unchanged_files_takes_the_last_checks_outcome(tmp_path):
+    files, _ = conforming_copy(tmp_path)
+    logs = []
+    for _ in range(2):
+        with server_process("--data", *files, "--validation-cache", tmp_path / "cache") as (_, _, log):
+            logs.append(log_text(log))
+    first = re.search(r"(\d+) study file\(s\) validated, 0 from the validation cache", logs[0])
+    assert first and int(first[1]) == len([f for f in files if Path(f).parent.name == "studies"]) + 1, logs[0]
+    assert "the files are as at the last check, so its outcome stands" in logs[1], logs[1]
+
+
+def remove_title(path):
+    path.write_text("".join(line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                            if "dcterms:title" not in line), encoding="utf-8")
+
+
+def break_syntax(path):
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + '<study/forbes-2014> <https://example.org/p> "open .\n', encoding="utf-8")
+    return f"{path}:{text.count(chr(10)) + 1}:"
+
+
+def test_a_study_file_that_no_longer_conforms_after_a_conforming_check_stops_the_server(tmp_path):
+    files, copy = conforming_copy(tmp_path)
+    cache = tmp_path / "cache"
+    assert startup_check(files, cache) == 0  # what serve.py checks at start-up; it fills the cache
+    remove_title(copy)
+    status, output = serve("--data", *files, "--validation-cache", cache)
+    assert status == 1, output
+    assert "1 study file(s) validated" in output  # the changed file alone
+    assert f"in {copy}" in output and "Violation  dcterms:title  A study needs exactly one title" in output
+    assert "does not conform to the shapes (1 violation" in output and "Traceback" not in output
+
+
+def test_a_file_that_no_longer_parses_after_a_conforming_check_stops_the_server(tmp_path):
+    files, copy = conforming_copy(tmp_path)
+    cache = tmp_path / "cache"
+    assert startup_check(files, cache) == 0
+    where = break_syntax(copy)
+    status, output = serve("--data", *files, "--validation-cache", cache)
+    assert status == 2, output
+    line = next(line for line in output.splitlines() if where in line)
+    assert line.split(where)[1].split(":")[0].isdigit(), line
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("cache_state", ["unwritable", "corrupt"])
+def test_a_cache_that_cannot_be_used_still_gives_the_report(tmp_path, cache_state):
+    files, broken = without_title(tmp_path)
+    if cache_state == "unwritable":  # a path under a regular file: not even root can make it a directory
+        (tmp_path / "a-file").write_text("", encoding="utf-8")
+        cache = tmp_path / "a-file" / "cache"
+    else:
+        cache = tmp_path / "cache"
+        assert startup_check(files, cache) == 1
+        for path in cache.glob("validate-*.json"):
+            path.write_bytes(path.read_bytes()[:-100] + b"\x00garbage")
+    status, output = serve("--data", *files, "--validation-cache", cache)
+    assert status == 1, output
+    assert f"in {broken}" in output and "A study needs exactly one title" in output
+    assert ("cannot write the validation cache" in output) == (cache_state == "unwritable"), output
+    assert "Traceback" not in output
+
+
+def test_a_server_serves_when_its_validation_cache_cannot_be_written(tmp_path):
+    files, _ = conforming_copy(tmp_path)
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    cache = tmp_path / "a-file" / "cache"
+    with server_process("--data", *files, "--validation-cache", cache) as (_, server, log):
+        status, _, body = request(server, "GET", "/sparql?query=" + urllib.parse.quote(
+            "ASK { <https://w3id.org/msc-kg/study/forbes-2014> ?p ?o }"))
+        assert status == 200 and json.loads(body)["boolean"] is True
+        assert "cannot write the validation cache" in log_text(log)
+
+
+def test_starts_at_the_same_time_leave_a_cache_that_a_third_start_uses(tmp_path):
+    files, broken = without_title(tmp_path)
+    cache = tmp_path / "cache"
+    command = [sys.executable, str(ROOT / "serve.py"), "--data", *map(str, files),
+               "--validation-cache", str(cache)]
+    starts = [subprocess.Popen([*command, "--port", str(free_port())], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [start.communicate(timeout=120)[0] for start in starts]
+    assert [start.returncode for start in starts] == [1, 1], outputs
+    status, output = serve("--data", *files, "--validation-cache", cache)
+    assert status == 1 and "the files are as at the last check" in output, output
+    assert f"in {broken}" in output
 
 
 def test_no_validate_serves_data_that_does_not_conform(tmp_path):

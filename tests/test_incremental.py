@@ -1,5 +1,6 @@
 """Incremental validation: the same results as a full validation, re-validating only what changed."""
 
+import json
 import re
 import shutil
 from dataclasses import asdict
@@ -133,3 +134,86 @@ def test_kg_validate_changed_prints_what_a_full_validation_prints(library, tmp_p
     assert list((tmp_path / "cache").glob("validate-*.json"))
     assert cli.main(["validate", "--changed", "--format", "turtle", *files]) == 2
     assert "--changed" in capsys.readouterr().err
+
+
+def cache_files(cache):
+    return sorted(cache.glob("validate-*.json"))
+
+
+@pytest.mark.parametrize("damage", ["not JSON", "another version", "wrong types", "results of another kind"])
+def test_a_damaged_cache_is_ignored_and_rebuilt(library, tmp_path, damage):
+    cache = tmp_path / "cache"
+    first, _ = run(library, cache)
+    assert len(cache_files(cache)) == 2  # the per-file results, and the last run's outcome
+    for path in cache_files(cache):
+        content = json.loads(path.read_text(encoding="utf-8"))
+        if damage == "not JSON":
+            text = path.read_text(encoding="utf-8")[:-40]
+        elif damage == "another version":
+            text = json.dumps({**content, "version": "0"})
+        elif damage == "wrong types":
+            text = json.dumps({**content, "files": {k: {"hash": 1} for k in content.get("files", {})},
+                               "passes": [], "violations": "none", "conforms": "yes"})
+        else:  # well-formed JSON whose results are not results
+            text = json.dumps({**content, "files": {k: {**v, "results": [{"severity": "Fatal"}]}
+                                                    for k, v in content.get("files", {}).items()},
+                               "passes": {k: {**v, "results": [{}]}
+                                          for k, v in content.get("passes", {}).items()},
+                               "violations": [{"focus": "x"}]})
+        path.write_text(text, encoding="utf-8")
+    assert incremental.last_outcome(library, cache) is None
+    report, progress = run(library, cache)
+    assert progress.validated == study_files(library)
+    assert comparable(report) == comparable(first)
+    _, progress = run(library, cache)  # rebuilt: nothing to validate again
+    assert progress.validated == [] and progress.passes == []
+    assert incremental.last_outcome(library, cache) == incremental.Outcome.of(report)
+
+
+def test_a_cache_that_cannot_be_written_is_reported_and_the_results_stand(library, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    said = []
+    progress = Progress()
+    report = validate_changed(library, cache_dir=blocker / "cache", progress=progress, warn=said.append)
+    assert comparable(report) == comparable(validation.validate(library))
+    assert said and all("cannot write the validation cache" in m and str(blocker) in m for m in said), said
+    assert incremental.last_outcome(library, blocker / "cache") is None
+
+
+def test_the_last_outcome_stands_for_exactly_the_same_bytes(library, tmp_path):
+    cache = tmp_path / "cache"
+    assert incremental.last_outcome(library, cache) is None
+    report, _ = run(library, cache)
+    outcome = incremental.last_outcome(library, cache)
+    assert outcome == incremental.Outcome.of(report) and outcome.conforms
+    assert outcome.summary == report.summary()
+    target = study_files(library)[0]
+    original = target.read_text(encoding="utf-8")
+    target.write_text(original + "\n", encoding="utf-8")
+    assert incremental.last_outcome(library, cache) is None
+    assert incremental.last_outcome(library[:-1], cache) is None  # one file fewer
+    target.write_text(original, encoding="utf-8")
+    assert incremental.last_outcome(library, cache) == outcome
+
+
+def test_a_file_broken_after_a_conforming_run_is_found(library, tmp_path):
+    cache = tmp_path / "cache"
+    run(library, cache)
+    target = study_files(library)[1]
+    target.write_text(re.sub(r"\n    dcterms:title [^\n]*;", "", target.read_text(encoding="utf-8"), count=1),
+                      encoding="utf-8")
+    assert incremental.last_outcome(library, cache) is None
+    report, progress = run(library, cache)
+    assert progress.validated == [target] and not report.conforms
+    assert incremental.last_outcome(library, cache) == incremental.Outcome.of(report)
+    assert not incremental.last_outcome(library, cache).conforms
+
+
+def test_kg_validate_changed_says_when_the_cache_cannot_be_written(library, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setattr(incremental, "CACHE_DIR", blocker / "cache")
+    assert cli.main(["validate", "--changed", *map(str, library)]) == 0
+    captured = capsys.readouterr()
+    assert "Conforms" in captured.out and "cannot write the validation cache" in captured.err

@@ -2,7 +2,9 @@
 
 Before serving, the data is checked against the shapes: a file that does not parse stops the
 server (exit 2, naming file, line and column), and so does data that does not conform (exit 1,
-with the report `kg validate` gives), unless --no-validate says to serve it anyway.
+with the report `kg validate` gives), unless --no-validate says to serve it anyway. The check goes
+through the cache of `kg validate --changed` (decision 0010): files byte for byte as at the last
+check are not validated again, and a changed study file is validated alone.
 
 SIGTERM (and Ctrl-C) stop the server gracefully: it stops accepting connections at once, lets
 the requests in flight finish (for at most the query time limit plus DRAIN_MARGIN seconds),
@@ -19,7 +21,7 @@ import time
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import ClosingIterator
 
-from kg import validation
+from kg import incremental, validation
 from kg.errors import KGError
 from kg.remote import PREFIX, check_url
 
@@ -77,6 +79,9 @@ def add_arguments(parser):
                         help="where writes put graphs of no data file (default: writes.trig beside the data)")
     parser.add_argument("--no-validate", action="store_true",
                         help="serve the data without checking it against the shapes (drafts, fixtures)")
+    parser.add_argument("--validation-cache", metavar="DIR",
+                        help="where the start-up check keeps its results (default .kg-cache/, as kg validate "
+                             "--changed)")
 
 
 def run(args):
@@ -87,7 +92,7 @@ def run(args):
 
     # A sparql: store's data is on its server, not in the files here: validate them before kg load.
     if not args.no_validate and not args.store.startswith(PREFIX):
-        status = check(args.data)
+        status = check(args.data, args.validation_cache)
         if status:
             return status
     try:
@@ -105,21 +110,34 @@ def run(args):
     return 0
 
 
-def check(files):
+def check(files, cache_dir=None):
     """0 when the files parse and conform; else print why and return the exit status."""
+    started = time.monotonic()
     try:
-        report = validation.validate(files)
+        outcome = incremental.last_outcome(files, cache_dir)
+        if outcome is None:
+            progress = incremental.Progress()
+            outcome = incremental.Outcome.of(incremental.validate_changed(files, cache_dir, progress, _say))
+            done = (f"{len(progress.validated)} study file(s) validated, {len(progress.cached)} from the "
+                    "validation cache")
+        else:
+            done = "the files are as at the last check, so its outcome stands"
     except KGError as exc:  # a file that does not parse, named with line and column
         print(f"msc-kg: {exc}", file=sys.stderr)
         return 2
-    if report.conforms:
+    _say(f"checked the data against the shapes in {time.monotonic() - started:.1f} s: {done}")
+    if outcome.conforms:
         return 0
     # The violations only: warnings do not stop the server (kg validate lists them too).
-    print(validation.Report(report.violations, report.results_graph).to_text(), file=sys.stderr)
-    print(f"msc-kg: not serving: the data does not conform to the shapes ({report.summary()}). "
+    print(validation.Report(outcome.violations, None).to_text(), file=sys.stderr)
+    print(f"msc-kg: not serving: the data does not conform to the shapes ({outcome.summary}). "
           "Fix what the report says (kg validate shows it again), or serve anyway with --no-validate.",
           file=sys.stderr)
     return 1
+
+
+def _say(message):
+    print(f"msc-kg: {message}", file=sys.stderr, flush=True)
 
 
 class InFlight:
