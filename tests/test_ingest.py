@@ -9,6 +9,7 @@ from rdflib import Literal, URIRef
 
 from kg import cli, config, ingest
 from kg.dataset import load_graph
+from kg.figures import WORDS, figures
 from kg.namespaces import MSC, UNIT
 from kg.validation import validate
 
@@ -102,7 +103,7 @@ def test_every_draft_value_is_a_figure_of_its_own_sentence(seed_drafts):
         shown = str(label).removeprefix("Unreviewed draft: ")
         assert shown in str(text), (shown, text)
         number = shown.rstrip("%").strip()
-        stated = Decimal(ingest.WORDS.get(number.lower(), number))
+        stated = Decimal(WORDS.get(number.lower(), number))
         assert Decimal(str(value)) == stated
         assert unit == (UNIT.PERCENT if shown.endswith("%") else UNIT.NUM)
 
@@ -127,7 +128,7 @@ def test_figures_give_value_unit_and_timepoint(seed_drafts, sentence, figure, un
 
 
 def test_scores_phases_timepoints_and_group_sizes_are_not_counts():
-    values = {value for *_, value, _, _ in ingest.figures(
+    values = {value for *_, value, _, _ in figures(
         "In phase 2, 15 patients' CDAI fell from 370 to 203 at day 42. In cohort 1 [n = 4] 63% closed.")}
     assert values == {"15", "63"}  # 15 patients is a count; phase 2, 370, 203, day 42, cohort 1, n = 4 not
 
