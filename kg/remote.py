@@ -6,12 +6,10 @@ is down, failing or slow raises RemoteUnavailable or RemoteTimeout (502 and 504 
 outlives a call, so the first call after the server is back succeeds.
 """
 
-import http.client
 import json
-import time
 from itertools import islice
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
@@ -19,7 +17,8 @@ from rdflib.namespace import XSD
 
 from kg import config, dataset, formats
 from kg.endpoint import _TOKENS
-from kg.errors import QueryError, RemoteTimeout, RemoteUnavailable, UsageError
+from kg.errors import QueryError, RemoteUnavailable, UsageError
+from kg.remote_http import call, check_url, detail, plain
 from kg.store import (
     ASK,
     GRAPH,
@@ -44,17 +43,6 @@ TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 UNION = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 NO_ROOM = ("on a sparql: store, values are bound by a VALUES block opening the WHERE group, and this query "
            "has no room for one")
-
-
-def check_url(url, what="the SPARQL server's URL"):
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 -- reading it is the check: a port that is no number raises here
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{what} must be an http(s) URL such as http://127.0.0.1:7878/query (got {url!r})")
-    return url
 
 
 def default_graph_store(query_url):
@@ -118,10 +106,10 @@ class RemoteStore(Store):
         status, media_type, body = call("POST", self.url, self.timeout, urlencode(form).encode(), headers)
         if status == 400:
             # Checked here first, the query is SPARQL 1.1; the server's engine does not take all of it.
-            raise QueryError(f"the SPARQL server at {self.url} refused the query: {_detail(body)}")
+            raise QueryError(f"the SPARQL server at {self.url} refused the query: {detail(body)}")
         if status != 200:
             raise RemoteUnavailable(f"the SPARQL server at {self.url} is unreachable: it answered {status}: "
-                                    f"{_detail(body)}")
+                                    f"{detail(body)}")
         return media_type, body
 
     def load(self, files, progress=lambda graph, size: None):
@@ -163,43 +151,8 @@ class RemoteStore(Store):
         headers = {"Content-Type": "application/n-triples"}
         status, _, answer = call("PUT", url, self.timeout, body, headers)
         if status not in (200, 201, 204):
-            raise RemoteUnavailable(f"the Graph Store at {_plain(url)} refused the data: it answered "
-                                    f"{status}: {_detail(answer)}")
-
-
-def call(method, url, timeout, body=None, headers=None):
-    """(status, media type, body) of one HTTP request that takes at most timeout seconds in all."""
-    parts = urlsplit(url)
-    connection = (http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection)(
-        parts.hostname, parts.port, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        connection.connect()
-        sock = connection.sock  # kept: the response reads from it after the connection lets go of it
-        connection.request(method, target, body=body, headers=headers or {})
-        response = connection.getresponse()
-        chunks = []
-        while True:
-            # A server that sends a byte now and then must not hold a worker past the deadline.
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            sock.settimeout(left)
-            chunk = response.read1(1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except TimeoutError:
-        raise RemoteTimeout(f"the SPARQL server at {_plain(url)} did not answer within {timeout:g} s") \
-            from None
-    except (OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise RemoteUnavailable(f"the SPARQL server at {_plain(url)} is unreachable: {reason}") from None
-    finally:
-        connection.close()
-    media_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
-    return response.status, media_type, b"".join(chunks)
+            raise RemoteUnavailable(f"the Graph Store at {plain(url)} refused the data: it answered "
+                                    f"{status}: {detail(answer)}")
 
 
 def with_values(query):
@@ -300,13 +253,3 @@ def _graph(body, media_type, most, url):
         raise RemoteUnavailable(f"the SPARQL server at {url} answered RDF that does not parse: {exc}") \
             from None
     return Result(GRAPH, triples=triples)
-
-
-def _detail(body):
-    """The first line of a server's error body, short enough for a message."""
-    text = body.decode("utf-8", "replace").strip()
-    return (text.splitlines() or ["(no message)"])[0][:300]
-
-
-def _plain(url):
-    return urlsplit(url)._replace(query="").geturl()

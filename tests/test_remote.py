@@ -18,7 +18,8 @@ from rdflib.compare import isomorphic
 from kg.cli import main
 from kg.dataset import default_files, graph_name, parse_file
 from kg.errors import QueryError
-from kg.remote import RemoteStore, call
+from kg.remote import RemoteStore
+from kg.remote_http import call
 from kg.store import open_store
 from kg.web.app import close_app, create_app
 from tests.live import free_port
