@@ -153,8 +153,9 @@ class OxigraphStore(Store):
         if path is None:
             return self._load(files)
         marker = Path(path) / LOADED
-        # A file's path, size and modification time, as make judges it: edited files differ.
-        loaded = json.dumps([[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files])
+        # A file's path, size and modification time, as make judges it: edited files differ. Sorted,
+        # because the order files are given in changes nothing in the store (one graph per file).
+        loaded = json.dumps(sorted([str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files))
         if marker.exists() and marker.read_text(encoding="utf-8") == loaded:
             return None
         # Gone before the load starts, so a load cut short is never taken for a finished one.
