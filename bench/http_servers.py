@@ -201,6 +201,8 @@ def report(all_results, args):
         ratios = []
         if OURS in good and OX_SERVE in good:
             ratios.append(("ours/oxigraph serve", OURS, OX_SERVE))
+        if ON_DISK in good and OX_SERVE in good:
+            ratios.append(("ours on disk/oxigraph serve", ON_DISK, OX_SERVE))
         if OURS in good and RDFLIB in good:
             ratios.append(("rdflib-endpoint/ours", RDFLIB, OURS))
         lines += ["", f"| query | {header} | {' | '.join(r[0] for r in ratios)} |",
