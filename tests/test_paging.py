@@ -197,7 +197,7 @@ BAD_PAGES = [("0", 400), ("-1", 400), ("two", 400), ("", 400), ("1.5", 400), ("9
              ("1&page=2", 400), ("7", 404), ("999999999", 404)]
 
 
-@pytest.mark.parametrize("path", ["/browse", "/library/crohns-disease", "/phase/2"])
+@pytest.mark.parametrize("path", ["/browse", "/library/crohns-disease", "/phase/2", "/measure/clinical-remission"])
 @pytest.mark.parametrize(("value", "status"), BAD_PAGES)
 def test_a_bad_page_is_a_problem_that_says_what_is_wrong(client, path, value, status):
     separator = "&" if "?" in path else "?"
@@ -218,3 +218,40 @@ def test_a_chosen_value_no_study_matches_keeps_its_label(client, store):
     chosen = root.one("section", id="facet-phase").one("li", "selected")
     assert chosen.one("a").text() == label and chosen.one("span", "count").text() == "0"
     assert total_in_heading(root) == 0 and not list(root.all("article", "card"))
+
+
+def outcome_rows(root):
+    """(study path, outcome path) of every row of the page's outcome table, in order."""
+    rows = []
+    for table in root.all("table", "outcomes"):
+        for row in table.one("tbody").all("tr"):
+            study, outcome = ([a.attrs["href"] for a in cell.all("a")][0] for cell in list(row.all("td"))[:2])
+            rows.append((study, outcome))
+    return rows
+
+
+def test_an_outcome_table_is_paged_by_study_and_shows_every_outcome_once(client, store):
+    """A measure's page at 10,000 studies would list thousands of outcomes: it pages them by study."""
+    measure = store.query("""SELECT ?measure (COUNT(DISTINCT ?study) AS ?n) WHERE {
+        ?study a msc:Study ; msc:outcome/msc:measure ?measure } GROUP BY ?measure ORDER BY DESC(?n) ?measure
+        LIMIT 1""").rows[0][0]
+    path_of = "msc:measure/skos:broader*"
+    want_studies = expected(store, f"?study msc:outcome/{path_of} <{measure}> .")
+    outcomes = store.query(f"""SELECT DISTINCT ?outcome WHERE {{ ?study a msc:Study ; dcterms:title ?title ;
+        msc:outcome ?outcome . ?outcome {path_of} <{measure}> }}""").rows
+    want_outcomes = {"/" + str(row[0])[len(BASE):] for row in outcomes}
+    assert len(want_studies) > SIZE
+    pages = walk(client, "/" + str(measure)[len(BASE):])
+    assert len(pages) == -(-len(want_studies) // SIZE)
+    rows = []
+    for number, (_, root) in enumerate(pages, 1):
+        heading = root.one("section", "results").one("h2").text()
+        assert heading == f"{len(want_outcomes):,} outcomes"
+        first, last = (number - 1) * SIZE + 1, min(number * SIZE, len(want_studies))
+        assert root.one("p", "range").text() == f"Outcomes of studies {first}–{last} of {len(want_studies)}"
+        found = outcome_rows(root)
+        assert len({study for study, _ in found}) == last - first + 1
+        rows += found
+    assert sorted(outcome for _, outcome in rows) == sorted(want_outcomes)
+    runs = [study for place, (study, _) in enumerate(rows) if place == 0 or rows[place - 1][0] != study]
+    assert runs == want_studies

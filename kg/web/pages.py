@@ -7,9 +7,10 @@ from rdflib import RDF, Graph
 from rdflib.namespace import PROV, SKOS
 
 from kg.namespaces import MSC
+from kg.terms import values_block
 from kg.web.cards import as_int, as_text, matches, narrower, outcome_rows, sorted_by_label
 from kg.web.data import select
-from kg.web.paging import listing, study_count, study_page
+from kg.web.paging import listing, paged, study_count, study_page
 from kg.web.render import Labels
 
 # The concept pages, and the path from a study (or an outcome) to the concept. skos:broader* makes a
@@ -148,6 +149,7 @@ def concept_page(iri, graph, incoming):
         "cards": None,
         "pager": None,
         "outcomes": None,
+        "outcome_count": None,
         "browse": None,
     }
     if kind is not None:
@@ -155,7 +157,30 @@ def concept_page(iri, graph, incoming):
         if subject == "study":
             page["pager"], page["cards"] = listing(f"?study {path} ?key .", key=iri)
         else:
-            page["outcomes"] = outcome_rows(f"?outcome {path} ?key .", iri)
+            page["pager"], page["outcome_count"], page["outcomes"] = outcome_table(path, iri)
         if facet:
             page["browse"] = "/browse?" + urlencode({facet: str(iri)})
     return page
+
+
+OUTCOME_COUNT = """SELECT (COUNT(DISTINCT ?outcome) AS ?count) ?key WHERE {
+  ?study msc:outcome ?outcome ; a msc:Study ; dcterms:title ?title .
+  FILTER(isIRI(?study))
+  ?outcome %s ?key .
+} GROUP BY ?key"""
+
+
+def outcome_table(path, key):
+    """The pager over the studies with outcomes on path to key, the number of those outcomes, and the
+    outcome rows of the requested page's studies, in the library's order of studies (a measure has
+    an outcome in thousands of studies at 10,000)."""
+    pattern = f"?study msc:outcome ?outcome . ?outcome {path} ?key ."
+    pager, studies = paged(pattern, key=key)
+    rows = select(OUTCOME_COUNT % path, key=key)
+    count = int(str(rows[0]["count"])) if rows else 0
+    block = values_block("study", studies)
+    if block is None:
+        return pager, count, []
+    rank = {study: place for place, study in enumerate(studies)}
+    found = outcome_rows(f"{block} ?outcome {path} ?key .", key)
+    return pager, count, sorted(found, key=lambda row: (rank.get(row.study, len(rank)), row.order))

@@ -50,11 +50,16 @@ def study_count(pattern="", **bindings):
     return int(str(rows[0]["count"])) if rows else 0
 
 
-def study_page(pattern, number, size, **bindings):
-    """The cards of page number (from 1) of the studies the pattern admits, size to a page."""
+def study_keys(pattern, number, size, **bindings):
+    """The IRIs of page number (from 1) of the studies the pattern admits, size to a page."""
     bound, match = match_parts(pattern, bindings)
     query = KEYS.format(bound=bound, match=match, limit=int(size), offset=(int(number) - 1) * int(size))
-    return cards_for([row["study"] for row in select(query, **bindings)])
+    return [row["study"] for row in select(query, **bindings)]
+
+
+def study_page(pattern, number, size, **bindings):
+    """The cards of page number (from 1) of the studies the pattern admits, size to a page."""
+    return cards_for(study_keys(pattern, number, size, **bindings))
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,12 @@ def requested_page():
 
 def listing(pattern, total=None, **bindings):
     """The pager and the cards of the page the request asks for; past the last page is a 404."""
+    pager, keys = paged(pattern, total, **bindings)
+    return pager, cards_for(keys)
+
+
+def paged(pattern, total=None, **bindings):
+    """The pager and the study IRIs of the page the request asks for; past the last page is a 404."""
     number = requested_page()
     size = max(1, int(current_app.config["PAGE_SIZE"]))
     if total is None:
@@ -116,4 +127,4 @@ def listing(pattern, total=None, **bindings):
     if number > pager.pages:
         problem(404, f"There is no page {number} here: the {total:,} studies fill {pager.pages} "
                 f"page{'s' if pager.pages > 1 else ''} of {size}; page={pager.pages} is the last.")
-    return pager, study_page(pattern, number, size, **bindings)
+    return pager, study_keys(pattern, number, size, **bindings)
