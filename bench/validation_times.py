@@ -3,6 +3,7 @@
     python bench/validation_times.py --full 1000,2000 --incremental 10000
     python bench/validation_times.py --per-shape 200,400     # where a full validation's time goes
     python bench/validation_times.py --startup 10000 [--store-path]   # serve.py start to first answer
+    python bench/validation_times.py --unchanged 10000   # after --incremental: the unchanged checks alone
 
 Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
 real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
@@ -109,6 +110,34 @@ def incremental(size):
     generate.generate(size, data, per_file=1)  # undo the edit
 
 
+def unchanged(size, repeat=3):
+    """The "nothing changed" checks alone, over the --incremental library and cache as they are (the
+    library is generated only if missing): one run brings the cache up to date, then each check is
+    timed `repeat` times."""
+    data = BENCH / "out" / f"{size}-per-study"
+    studies = sorted(data.glob("synthetic-studies-*.ttl"))
+    if studies:
+        files = generate.BASE_FILES + [*studies, data / "synthetic-people.ttl"]
+    else:
+        files = generate.BASE_FILES + generate.generate(size, data, per_file=1)[0]
+    cache = BENCH / "out" / f"cache-{size}"
+    started = time.perf_counter()
+    progress = Progress()
+    validate_changed(files, cache_dir=cache, progress=progress)
+    seconds = time.perf_counter() - started
+    print(f"unchanged, {size:,} studies: bringing the cache up to date took {seconds:.1f} s "
+          f"({len(progress.validated)} files validated)", flush=True)
+    for check in ("last_outcome", "validate_changed") * repeat:
+        started = time.perf_counter()
+        if check == "last_outcome":
+            outcome = last_outcome(files, cache)
+            summary = outcome.summary if outcome else "no outcome"
+        else:
+            summary = validate_changed(files, cache_dir=cache).summary()
+        print(f"unchanged, {size:,} studies, {check}: {time.perf_counter() - started:.2f} s, {summary}",
+              flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", default="", help="sizes for a full validation, comma-separated")
@@ -117,6 +146,8 @@ def main(argv=None):
     parser.add_argument("--startup", default="", help="sizes for serve.py's start with validation")
     parser.add_argument("--store-path", action="store_true", help="--startup with an on-disk store")
     parser.add_argument("--per-shape", default="", help="sizes for a validation one shape at a time")
+    parser.add_argument("--unchanged", default="", help="sizes for the nothing-changed checks alone, "
+                        "over the library and cache --incremental left")
     args = parser.parse_args(argv)
     for size in filter(None, args.full.split(",")):
         full(int(size), args.shapes)
@@ -124,6 +155,8 @@ def main(argv=None):
         per_shape(int(size))
     for size in filter(None, args.incremental.split(",")):
         incremental(int(size))
+    for size in filter(None, args.unchanged.split(",")):
+        unchanged(int(size))
     for size in filter(None, args.startup.split(",")):
         startup(int(size), args.store_path)
     return 0

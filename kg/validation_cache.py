@@ -14,6 +14,7 @@ so a start over 100,000 unchanged files reads none of them (decision 0010, amend
 
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, fields
@@ -87,7 +88,7 @@ def _unchanged(known, stat, taken):
 def cache_file(keys, cache_dir):
     """The per-file cache of these files ({path: resolved path}): one per set of folders, so that a
     file added or removed keeps the others' results."""
-    folders = sorted({str(Path(key).parent) for key in keys.values()})
+    folders = sorted({os.path.dirname(key) for key in keys.values()})
     return Path(cache_dir) / f"validate-{hash_bytes(chr(10).join(folders).encode())[:16]}.json"
 
 
@@ -105,14 +106,17 @@ def digest(files, keys, hashes):
 
 def resolved(files):
     """{path: its real path as a string}, resolving each directory once (Path.resolve() costs a
-    system call per component of every path: most of a start's check at 10,000 files)."""
+    system call per component of every path: most of a start's check at 10,000 files; so does
+    making Path objects, hence strings)."""
     folders, keys = {}, {}
     for path in files:
-        if path.is_symlink():
+        text = str(path)
+        if os.path.islink(text):
             keys[path] = str(path.resolve())
             continue
-        folder = folders.get(path.parent) or folders.setdefault(path.parent, path.parent.resolve())
-        keys[path] = str(folder / path.name)
+        parent, name = os.path.split(text)
+        folder = folders.get(parent) or folders.setdefault(parent, str(Path(parent or ".").resolve()))
+        keys[path] = os.path.join(folder, name)
     return keys
 
 
@@ -128,8 +132,13 @@ def valid_entry(entry):
     if not entry["study"] or "results" not in entry:
         return True
     lists = [entry.get("links"), entry.get("titles")]
-    return valid_results(entry["results"]) and all(
+    return valid_results(entry["results"]) and valid_holders(entry.get("holders")) and all(
         isinstance(found, list) and all(isinstance(x, str) for x in found) for found in lists)
+
+
+def valid_holders(holders):
+    return isinstance(holders, dict) and all(
+        isinstance(node, str) and isinstance(iri, str) for node, iri in holders.items())
 
 
 def valid_results(results):
