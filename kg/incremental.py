@@ -35,7 +35,7 @@ from rdflib import RDF, BNode, Graph, URIRef
 from rdflib.namespace import DCTERMS
 from rdflib.util import from_n3
 
-from kg import config, dataset
+from kg import config, coverage, dataset
 from kg import validation_cache as stored
 from kg.namespaces import MSC, SHAPES
 from kg.validation import SEVERITY_RANK, Report, Result, load_shapes, validate_graph
@@ -56,6 +56,9 @@ class Progress:
 
     def __init__(self):
         self.validated, self.cached, self.passes = [], [], []
+        # {blank focus node ("_:id", as in the results): the IRI holding it}: a blank node has no page
+        # of its own, so its results show on its holder's (kg.web.validation_page).
+        self.holders = {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def validate_changed(files=None, cache_dir=None, progress=None, warn=None):
         _validate_batch(shared, batch, shapes, units)
         progress.validated += batch
     results = [Result(**r) for entry in studies.values() for r in entry["results"]]
+    for entry in studies.values():
+        progress.holders.update(entry["holders"])
     shown = {dataset.display_path(p) for p in shared}
     # One link per predicate and target over all files: what a check on a shared node asks, and a key
     # that changes only when some shared node gains its first link or loses its last.
@@ -163,6 +168,8 @@ def _validate_batch(shared, batch, shapes, units):
     for result in report.results:
         if result.file in names and URIRef(result.shape or "") not in CROSS_FILE:
             units[names[result.file]]["results"].append(asdict(result))
+    for path in batch:
+        units[path]["holders"] = _holders(data, units[path]["results"])
     targets = {s for p in shared for s in data.graph(dataset.graph_name(p)).subjects()
                if isinstance(s, URIRef)}
     for path in batch:
@@ -189,7 +196,9 @@ def _pass(cache, name, files, extracts, context, shapes, keep, progress):
              for path, triples in extracts.items() for line in triples]
     key = stored.hash_bytes((context + "\n".join(sorted(lines))).encode())
     known = cache["passes"].get(name)
-    if isinstance(known, dict) and known.get("key") == key and stored.valid_results(known.get("results")):
+    if isinstance(known, dict) and known.get("key") == key and stored.valid_results(known.get("results")) \
+            and stored.valid_holders(known.get("holders")):
+        progress.holders.update(known["holders"])
         return [Result(**r) for r in known["results"]]
     data = dataset.load_dataset(files)
     for path, triples in extracts.items():
@@ -199,8 +208,23 @@ def _pass(cache, name, files, extracts, context, shapes, keep, progress):
     report = validate_graph(data, shapes, sources(data, [*files, *extracts]))
     results = [r for r in report.results if keep(r)]
     cache["passes"][name] = {"key": key, "results": [asdict(r) for r in results]}
+    cache["passes"][name]["holders"] = _holders(data, cache["passes"][name]["results"])
+    progress.holders.update(cache["passes"][name]["holders"])
     progress.passes.append(name)
     return results
+
+
+def _holders(data, results):
+    """{blank focus node: the IRI holding it} for these results (as dicts), found in the graph they
+    were validated in (its blank node labels are this parse's own)."""
+    found = {}
+    for result in results:
+        focus = result["focus"]
+        if focus.startswith("_:") and focus not in found:
+            held = coverage.holder(data, BNode(focus[2:]))
+            if held is not None:
+                found[focus] = str(held[0])
+    return found
 
 
 def _subgraph(shapes, roots):
