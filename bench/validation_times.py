@@ -4,6 +4,7 @@
     python bench/validation_times.py --per-shape 200,400     # where a full validation's time goes
     python bench/validation_times.py --startup 10000 [--store-path]   # serve.py start to first answer
     python bench/validation_times.py --unchanged 10000   # after --incremental: the unchanged checks alone
+    python bench/validation_times.py --page-validation 10000   # after --incremental: first filled page
 
 Full: kg.validation.validate on the synthetic library (bench/generate.py, 1000 studies a file) with the
 real ontology/msc.ttl and data/{vocabulary,library,sources}.ttl. Incremental: the same library laid
@@ -17,13 +18,14 @@ each from the process start to the first answer of an ASK query.
 """
 
 import argparse
+import re
 import shutil
 import sys
 import time
 import urllib.parse
 
 import generate
-from loadgen import BENCH, free_port, running
+from loadgen import BENCH, fetch, free_port, running
 from rdflib import RDF, URIRef
 from rdflib.namespace import SH
 
@@ -138,6 +140,33 @@ def unchanged(size, repeat=3):
               flush=True)
 
 
+def page_validation(size, wait=180):
+    """serve.py over the --incremental library and its warm cache: time from the first request for a
+    study page to a page whose Validation section is filled (polling every half second)."""
+    data = BENCH / "out" / f"{size}-per-study"
+    studies = sorted(data.glob("synthetic-studies-*.ttl"))
+    files = generate.BASE_FILES + [*studies, data / "synthetic-people.ttl"]
+    port = free_port()
+    command = [sys.executable, str(generate.ROOT / "serve.py"), "--port", str(port),
+               "--validation-cache", str(BENCH / "out" / f"cache-{size}"), "--data", *map(str, files)]
+    ask = "/sparql?query=" + urllib.parse.quote("ASK { ?s ?p ?o }")
+    logs = BENCH / "out" / "logs"
+    with running(f"page-validation-{size}", command, port, ask, logs, timeout=1800) as server:
+        began = time.perf_counter()
+        while True:
+            status, body = fetch(port, "/study/synthetic-000042", {"Accept": "text/html"}, timeout=wait)
+            page = body.decode("utf-8", "replace")
+            shown = page[page.find('<section class="validation"'):][:2000]
+            seconds = time.perf_counter() - began
+            if status != 200 or "not available" not in shown or seconds > wait:
+                break
+            time.sleep(0.5)
+        said = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", shown)).strip()[:160]
+        print(f"page validation, {size:,} studies: server up after {server.started:.1f} s; {seconds:.1f} s "
+              f"from the first page request to {'a filled' if 'not available' not in shown else 'no'} "
+              f"Validation section (HTTP {status}): {said}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", default="", help="sizes for a full validation, comma-separated")
@@ -146,6 +175,8 @@ def main(argv=None):
     parser.add_argument("--startup", default="", help="sizes for serve.py's start with validation")
     parser.add_argument("--store-path", action="store_true", help="--startup with an on-disk store")
     parser.add_argument("--per-shape", default="", help="sizes for a validation one shape at a time")
+    parser.add_argument("--page-validation", default="", help="sizes for serve.py's first page with its "
+                        "Validation section filled, over the library and cache --incremental left")
     parser.add_argument("--unchanged", default="", help="sizes for the nothing-changed checks alone, "
                         "over the library and cache --incremental left")
     args = parser.parse_args(argv)
@@ -157,6 +188,8 @@ def main(argv=None):
         incremental(int(size))
     for size in filter(None, args.unchanged.split(",")):
         unchanged(int(size))
+    for size in filter(None, args.page_validation.split(",")):
+        page_validation(int(size))
     for size in filter(None, args.startup.split(",")):
         startup(int(size), args.store_path)
     return 0
