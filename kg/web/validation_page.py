@@ -88,40 +88,39 @@ class DatasetValidation:
         self._ready.set()
 
 
-_CREATE = threading.Lock()
+_CREATE = threading.RLock()  # re-entered: the pages' holder may be the full report's
 
 
 def dataset_validation(app=None):
     """The app's DatasetValidation of the full report (/validation), made on first use."""
-    return _kept(app or current_app, "kg.validation", lambda app: CheckDataset())
+    return _kept(app or current_app, "kg.validation",
+                 lambda app: DatasetValidation(app.extensions["kg.pool"], app.config["VALIDATION_TIMEOUT"]))
 
 
 def page_validation(app=None):
     """The DatasetValidation whose results the resource pages show, made on first use."""
-    app = app or current_app
-    if app.config["STORE"].startswith("sparql:"):  # the data are on that server, not in the files here
+    return _kept(app or current_app, "kg.validation.pages", _for_pages)
+
+
+def _for_pages(app):
+    job = None
+    if not app.config["STORE"].startswith("sparql:"):  # a sparql: store's data are on its server
+        files = writer.served_files(app.config)
+        if not any(Path(f).suffix.lower() in dataset.QUAD_FORMATS for f in files):
+            cache = app.config.get("VALIDATION_CACHE")
+            job = CheckServedFiles(tuple(files), None if cache is None else str(cache))
+    if job is None:
         return dataset_validation(app)
-    return _kept(app, "kg.validation.pages", _files_job) or dataset_validation(app)
+    return DatasetValidation(app.extensions["kg.pool"], app.config["VALIDATION_TIMEOUT"], job)
 
 
-def _files_job(app):
-    files = writer.served_files(app.config)
-    if any(Path(f).suffix.lower() in dataset.QUAD_FORMATS for f in files):
-        return None
-    cache = app.config.get("VALIDATION_CACHE")
-    return CheckServedFiles(tuple(files), None if cache is None else str(cache))
-
-
-def _kept(app, key, make_job):
-    """The DatasetValidation kept under key for the current pool; None when make_job(app) is None."""
+def _kept(app, key, make):
+    """The DatasetValidation kept under key for the current pool, made by make(app) if need be."""
     pool = app.extensions["kg.pool"]
     with _CREATE:
         found = app.extensions.get(key)
         if found is None or found.pool is not pool:
-            job = make_job(app)
-            if job is None:
-                return None
-            found = DatasetValidation(pool, app.config["VALIDATION_TIMEOUT"], job)
+            found = make(app)
             app.extensions[key] = found
     return found
 
