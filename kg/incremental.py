@@ -19,35 +19,30 @@ A run also records one digest of everything it read (the shapes, every file's na
 and the outcome: last_outcome() answers from that record alone when nothing changed, which is what
 the server's start-up check asks (decision 0010). A cache that cannot be read or does not hold what
 it should is ignored and rebuilt; one that cannot be written is reported through `warn`, and the
-results are returned all the same.
+results are returned all the same. The cache files themselves are kg.validation_cache's: it also
+keeps each file's size and mtime, so that a file unchanged since the last run is not read again.
 
 The assumption, which tests/test_incremental.py holds against a full validation: a study file's
 nodes are checked with the shared files only (no shape looks from one study file into another
 except CROSS_FILE), and checks on shared nodes ask only whether something points at them.
 """
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyshacl
-import rdflib
 from rdflib import RDF, BNode, Graph, URIRef
 from rdflib.namespace import DCTERMS
 from rdflib.util import from_n3
 
-from kg import config, dataset
-from kg.commit import write_atomic
-from kg.errors import DataParseError
+from kg import config, coverage, dataset
+from kg import validation_cache as stored
 from kg.namespaces import MSC, SHAPES
 from kg.validation import SEVERITY_RANK, Report, Result, load_shapes, validate_graph
 from kg.validation import node_sources as sources
+from kg.validation_cache import CACHE_VERSION, ENGINE  # noqa: F401 (part of this module's API)
 
 CACHE_DIR = config.ROOT / ".kg-cache"
-CACHE_VERSION = 2  # raise it when a change to kg/ changes what a validation reports
-# Results also depend on the validator: an upgrade validates everything again.
-ENGINE = f"pyshacl {pyshacl.__version__}, rdflib {rdflib.__version__}"
 # Study files a pyshacl run. Every run validates the shared files again, so runs are few; validation
 # now grows linearly with the data (bench/RESULTS.md), so a bigger run costs no more a file.
 BATCH = 1000
@@ -61,6 +56,9 @@ class Progress:
 
     def __init__(self):
         self.validated, self.cached, self.passes = [], [], []
+        # {blank focus node ("_:id", as in the results): the IRI holding it}: a blank node has no page
+        # of its own, so its results show on its holder's (kg.web.validation_page).
+        self.holders = {}
 
 
 @dataclass(frozen=True)
@@ -78,15 +76,20 @@ class Outcome:
 
 def last_outcome(files=None, cache_dir=None):
     """The Outcome of the last run over exactly these files, shapes and contents; None if there was
-    none (or its record is unreadable). Reads every file once to hash it, parses nothing."""
+    none (or its record is unreadable). Parses nothing, and reads only the files whose size or mtime
+    is not the recorded one (then records theirs, so that the next start reads none)."""
     files = dataset.default_files() if files is None else [Path(f) for f in files]
-    cache_file = _cache_file(files, cache_dir)
-    record = _read_json(cache_file.with_suffix(".last.json"))
-    if record.get("digest") != _digest(files, _hashes(files)):
-        return None
+    keys = stored.resolved(files)
+    last = stored.last_file(_cache_file(keys, cache_dir))
+    record = stored.read_json(last)
     if not isinstance(record.get("conforms"), bool) or not isinstance(record.get("summary"), str) \
-            or not _valid_results(record.get("violations")):
+            or not stored.valid_results(record.get("violations")):
         return None
+    found = stored.file_hashes(files, keys, record.get("files"), record.get("stats_taken"))
+    if record.get("digest") != stored.digest(files, keys, found.hashes):
+        return None
+    if found.read:
+        stored.write(last, {**record, "files": found.stats, "stats_taken": found.taken}, None)
     return Outcome(record["conforms"], record["summary"], [Result(**r) for r in record["violations"]])
 
 
@@ -97,21 +100,21 @@ def validate_changed(files=None, cache_dir=None, progress=None, warn=None):
     files = dataset.default_files() if files is None else [Path(f) for f in files]
     progress = Progress() if progress is None else progress
     shapes_text = b"".join(path.read_bytes() for path in dataset.shape_files())
-    keys = _resolved(files)
-    hashes = _hashes(files)
-    # One cache per set of directories: a file added or removed keeps the others' results.
-    cache_file = _cache_file(files, cache_dir)
-    cache = _read(cache_file)
-    digest = _digest(files, hashes)
+    keys = stored.resolved(files)
+    cache_file = _cache_file(keys, cache_dir)
+    cache = stored.read(cache_file)
+    found = stored.file_hashes(files, keys, cache["files"], cache.get("stats_taken"))
+    hashes = found.hashes
+    digest = stored.digest(files, keys, hashes)
     units = {}
     for path in files:
-        entry = cache.get("files", {}).get(keys[path])
-        if not _valid_entry(entry) or entry["hash"] != hashes[path]:
-            entry = {"hash": hashes[path], "study": _states_a_study(path)}
-        units[path] = entry
+        entry = cache["files"].get(keys[path])
+        if not stored.valid_entry(entry) or entry["hash"] != hashes[path]:
+            entry = {"study": _states_a_study(path)}
+        units[path] = {**entry, **found.stats[keys[path]]}
     shared = [p for p in files if not units[p]["study"]]
     studies = {p: units[p] for p in files if units[p]["study"]}
-    context = _hash(shapes_text + "".join([ENGINE, *(hashes[p] for p in shared)]).encode())
+    context = stored.hash_bytes(shapes_text + "".join([ENGINE, *(hashes[p] for p in shared)]).encode())
     if cache.get("context") != context:
         for entry in units.values():
             entry.pop("results", None)
@@ -123,6 +126,8 @@ def validate_changed(files=None, cache_dir=None, progress=None, warn=None):
         _validate_batch(shared, batch, shapes, units)
         progress.validated += batch
     results = [Result(**r) for entry in studies.values() for r in entry["results"]]
+    for entry in studies.values():
+        progress.holders.update(entry["holders"])
     shown = {dataset.display_path(p) for p in shared}
     # One link per predicate and target over all files: what a check on a shared node asks, and a key
     # that changes only when some shared node gains its first link or loses its last.
@@ -137,15 +142,19 @@ def validate_changed(files=None, cache_dir=None, progress=None, warn=None):
                      _subgraph(shapes, CROSS_FILE), lambda r: True, progress)
     results.sort(key=lambda r: (r.file or "~", r.focus, SEVERITY_RANK[r.severity], f"{r.path}", r.message))
     report = Report(results, None)
-    if cache.get("digest") != digest or progress.validated or progress.passes:
-        _write(cache_file, {"version": CACHE_VERSION, "context": context, "digest": digest,
-                            "files": {keys[p]: entry for p, entry in units.items()},
-                            "passes": cache.get("passes", {})}, warn)
+    # Written again when something new was learnt, a file's stats included (after a touch, say).
+    if cache.get("digest") != digest or progress.validated or progress.passes or found.read:
+        stored.write(cache_file, {"version": stored.CACHE_VERSION, "context": context, "digest": digest,
+                                  "stats_taken": found.taken,
+                                  "files": {keys[p]: entry for p, entry in units.items()},
+                                  "passes": cache["passes"]}, warn)
     outcome = Outcome.of(report)
-    record = {"version": CACHE_VERSION, "digest": digest, "conforms": outcome.conforms,
+    record = {"version": stored.CACHE_VERSION, "digest": digest, "conforms": outcome.conforms,
               "summary": outcome.summary, "violations": [asdict(r) for r in outcome.violations]}
-    if _read_json(cache_file.with_suffix(".last.json")) != record:
-        _write(cache_file.with_suffix(".last.json"), record, warn)
+    last = stored.read_json(stored.last_file(cache_file))
+    if found.read or any(last.get(name) != value for name, value in record.items()):
+        stored.write(stored.last_file(cache_file),
+                     {**record, "files": found.stats, "stats_taken": found.taken}, warn)
     return report
 
 
@@ -159,6 +168,8 @@ def _validate_batch(shared, batch, shapes, units):
     for result in report.results:
         if result.file in names and URIRef(result.shape or "") not in CROSS_FILE:
             units[names[result.file]]["results"].append(asdict(result))
+    for path in batch:
+        units[path]["holders"] = _holders(data, units[path]["results"])
     targets = {s for p in shared for s in data.graph(dataset.graph_name(p)).subjects()
                if isinstance(s, URIRef)}
     for path in batch:
@@ -167,7 +178,9 @@ def _validate_batch(shared, batch, shapes, units):
         for s, p, o in graph:
             if o in targets and p != RDF.type:
                 # A blank node's label is each parse's own; a fixed one keeps the cache key stable.
-                stable = BNode("link" + _hash(f"{path}{p}{o}".encode())[:16]) if isinstance(s, BNode) else s
+                stable = s
+                if isinstance(s, BNode):
+                    stable = BNode("link" + stored.hash_bytes(f"{path}{p}{o}".encode())[:16])
                 links.setdefault((p, o), stable)
         titles = [(s, RDF.type, MSC.Study) for s in graph.subjects(RDF.type, MSC.Study)]
         titles += [(s, DCTERMS.title, t) for s, _, _ in titles for t in graph.objects(s, DCTERMS.title)]
@@ -181,9 +194,11 @@ def _pass(cache, name, files, extracts, context, shapes, keep, progress):
     file's graph so that results name the right file; or reuse the last answer when nothing changed."""
     lines = [f"{dataset.display_path(path)}\t{line}"
              for path, triples in extracts.items() for line in triples]
-    key = _hash((context + "\n".join(sorted(lines))).encode())
+    key = stored.hash_bytes((context + "\n".join(sorted(lines))).encode())
     known = cache["passes"].get(name)
-    if isinstance(known, dict) and known.get("key") == key and _valid_results(known.get("results")):
+    if isinstance(known, dict) and known.get("key") == key and stored.valid_results(known.get("results")) \
+            and stored.valid_holders(known.get("holders")):
+        progress.holders.update(known["holders"])
         return [Result(**r) for r in known["results"]]
     data = dataset.load_dataset(files)
     for path, triples in extracts.items():
@@ -193,8 +208,23 @@ def _pass(cache, name, files, extracts, context, shapes, keep, progress):
     report = validate_graph(data, shapes, sources(data, [*files, *extracts]))
     results = [r for r in report.results if keep(r)]
     cache["passes"][name] = {"key": key, "results": [asdict(r) for r in results]}
+    cache["passes"][name]["holders"] = _holders(data, cache["passes"][name]["results"])
+    progress.holders.update(cache["passes"][name]["holders"])
     progress.passes.append(name)
     return results
+
+
+def _holders(data, results):
+    """{blank focus node: the IRI holding it} for these results (as dicts), found in the graph they
+    were validated in (its blank node labels are this parse's own)."""
+    found = {}
+    for result in results:
+        focus = result["focus"]
+        if focus.startswith("_:") and focus not in found:
+            held = coverage.holder(data, BNode(focus[2:]))
+            if held is not None:
+                found[focus] = str(held[0])
+    return found
 
 
 def _subgraph(shapes, roots):
@@ -220,96 +250,9 @@ def _states_a_study(path):
     return (None, RDF.type, MSC.Study) in dataset.parse_file(path)
 
 
-def _cache_file(files, cache_dir):
-    folders = sorted({str(Path(key).parent) for key in _resolved(files).values()})
-    cache_dir = CACHE_DIR if cache_dir is None else cache_dir
-    return Path(cache_dir) / f"validate-{_hash(chr(10).join(folders).encode())[:16]}.json"
-
-
-def _hashes(files):
-    hashes = {}
-    for path in files:
-        try:
-            hashes[path] = _hash(path.read_bytes())
-        except OSError as exc:  # what parsing the file would say
-            raise DataParseError(dataset.display_path(path), exc.strerror or str(exc)) from None
-    return hashes
-
-
-def _digest(files, hashes):
-    """One hash of the shapes and of every file's name and content: equal digests, equal results."""
-    shapes = [f"{path.name}\t{_hash(path.read_bytes())}" for path in dataset.shape_files()]
-    keys = _resolved(files)
-    return _hash("\n".join([str(CACHE_VERSION), ENGINE, *shapes,
-                             *(f"{keys[path]}\t{hashes[path]}" for path in files)]).encode())
-
-
-def _resolved(files):
-    """{path: its real path as a string}, resolving each directory once (Path.resolve() costs a
-    system call per component of every path: most of a start's check at 10,000 files)."""
-    folders, keys = {}, {}
-    for path in files:
-        if path.is_symlink():
-            keys[path] = str(path.resolve())
-            continue
-        folder = folders.get(path.parent) or folders.setdefault(path.parent, path.parent.resolve())
-        keys[path] = str(folder / path.name)
-    return keys
+def _cache_file(keys, cache_dir):
+    return stored.cache_file(keys, CACHE_DIR if cache_dir is None else cache_dir)
 
 
 def _n3(*terms):
     return json.dumps([term.n3() for term in terms], ensure_ascii=False)
-
-
-def _hash(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-RESULT_FIELDS = {f.name for f in fields(Result)}
-
-
-def _valid_entry(entry):
-    """Whether a cached file entry holds what a run reads of it; any other is validated again."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str) \
-            or not isinstance(entry.get("study"), bool):
-        return False
-    if not entry["study"] or "results" not in entry:
-        return True
-    lists = [entry.get("links"), entry.get("titles")]
-    return _valid_results(entry["results"]) and all(
-        isinstance(found, list) and all(isinstance(x, str) for x in found) for found in lists)
-
-
-def _valid_results(results):
-    return isinstance(results, list) and all(
-        isinstance(r, dict) and set(r) == RESULT_FIELDS and r["severity"] in SEVERITY_RANK for r in results)
-
-
-def _read_json(path):
-    """A cache file's content; {} when it is missing, unreadable, not JSON or of another version."""
-    try:
-        content = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return content if isinstance(content, dict) and content.get("version") == CACHE_VERSION else {}
-
-
-def _read(path):
-    """The per-file cache, with "files" and "passes" dicts."""
-    cache = _read_json(path)
-    for key in ("files", "passes"):
-        if not isinstance(cache.get(key), dict):
-            cache[key] = {}
-    return cache
-
-
-def _write(path, content, warn):
-    """Write a cache file whole (readers and concurrent runs see the old one or the new one)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(content, ensure_ascii=False))
-    except OSError as exc:
-        if warn is not None:
-            warn(f"cannot write the validation cache {path}: {exc.strerror or exc}; "
-                 "the next run validates these files again")

@@ -6,7 +6,9 @@ hostile validation is stopped by the worker's deadline and never by the web serv
 - CheckShapes: shapes a client sent, Fuseki's SHACL service: a graph of the served dataset
   validated against them.
 - CheckDataset: the served dataset against the server's shapes, with the shapes' coverage; the web
-  server asks once and keeps it for /validation and every resource page.
+  server asks once and keeps it for /validation.
+- CheckServedFiles (kg.served_results): the same results for the resource pages, from
+  kg.incremental's cache over the files the store was loaded from.
 
 Bodies are parsed by kg.uploads, which refuses what could expand or fetch. Shapes from a client
 may hold SPARQL, which rdflib would let reach out through SERVICE: any such text is refused.
@@ -24,9 +26,10 @@ from rdflib import BNode, Dataset, Graph, URIRef
 from rdflib.namespace import RDF, SH
 from rdflib.plugins.sparql.parser import expandUnicodeEscapes
 
-from kg import config, coverage, formats, uploads, validation
+from kg import config, coverage, formats, served_results, uploads, validation
 from kg.errors import KGError, QueryError, UsageError
 from kg.report_text import NAMESPACES, node_id
+from kg.served_results import CheckServedFiles
 
 HTML = "text/html"
 JSON = "application/json"
@@ -94,7 +97,7 @@ class DatasetReport:
         return validation.Report(list(self.results), None)
 
 
-JOBS = (CheckData, CheckShapes, CheckDataset)
+JOBS = (CheckData, CheckShapes, CheckDataset, CheckServedFiles)
 
 
 def run(store, job):
@@ -102,6 +105,8 @@ def run(store, job):
     try:
         if isinstance(job, CheckDataset):
             return check_dataset(store)
+        if isinstance(job, CheckServedFiles):
+            return served_results.check(store, job, check_dataset)
         if isinstance(job, CheckData):
             return _answer(check_data(store, job), job)
         if isinstance(job, CheckShapes):
@@ -166,16 +171,15 @@ def check_dataset(store):
     union = Graph()
     for part in data.graphs():
         union += part
-    pages = {}
-    for index, result in enumerate(report.results):
-        node = BNode(result.focus[2:]) if result.focus.startswith("_:") else URIRef(result.focus)
-        held = coverage.holder(union, node) if isinstance(node, BNode) else (node, None)
-        if held is not None:
-            pages.setdefault(str(held[0]), []).append(index)
+
+    def holder(focus):
+        held = coverage.holder(union, BNode(focus[2:]))
+        return None if held is None else str(held[0])
+
     return DatasetReport(
         results=tuple(report.results),
         documents={m: _rdf(report, formats.by_media_type(m)).encode("utf-8") for m in RDF_OFFERS},
-        pages={iri: tuple(indexes) for iri, indexes in pages.items()},
+        pages=served_results.pages(report.results, holder),
         coverage=coverage.coverage(union, shapes),
         seconds=time.monotonic() - started,
     )

@@ -19,16 +19,21 @@ DUPLICATE = """@base <https://w3id.org/msc-kg/> .
 """
 
 
-@pytest.fixture
-def library(tmp_path):
-    """A copy of the curated files that a test may change."""
+def copy_library(root):
+    """A copy of the curated files under root."""
     files = []
     for path in dataset.default_files():
-        copy = tmp_path / "repo" / path.relative_to(config.ROOT)
+        copy = root / "repo" / path.relative_to(config.ROOT)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, copy)
         files.append(copy)
     return files
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A copy of the curated files that a test may change."""
+    return copy_library(tmp_path)
 
 
 def comparable(report):

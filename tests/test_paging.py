@@ -197,7 +197,8 @@ BAD_PAGES = [("0", 400), ("-1", 400), ("two", 400), ("", 400), ("1.5", 400), ("9
              ("1&page=2", 400), ("7", 404), ("999999999", 404)]
 
 
-@pytest.mark.parametrize("path", ["/browse", "/library/crohns-disease", "/phase/2", "/measure/clinical-remission"])
+@pytest.mark.parametrize("path", ["/browse", "/library/crohns-disease", "/phase/2",
+                                  "/measure/clinical-remission"])
 @pytest.mark.parametrize(("value", "status"), BAD_PAGES)
 def test_a_bad_page_is_a_problem_that_says_what_is_wrong(client, path, value, status):
     separator = "&" if "?" in path else "?"

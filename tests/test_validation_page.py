@@ -13,7 +13,7 @@ from kg import config, dataset, validation
 from kg.namespaces import MSC, SHAPES
 from kg.web import validation_page
 from kg.web.app import close_app, create_app
-from kg.web.validation_page import dataset_validation, forget
+from kg.web.validation_page import dataset_validation, forget, page_validation
 
 HTML = {"Accept": "text/html"}
 NAMELESS = config.BASE + "person/validation-fixture-nameless"
@@ -41,9 +41,11 @@ def expected(files):
 
 
 @pytest.fixture(scope="module")
-def app(files):
-    app = create_app({"DATA_FILES": files, "WORKERS": 1})
-    assert dataset_validation(app).get(wait=120) is not None, dataset_validation(app).error
+def app(files, tmp_path_factory):
+    app = create_app({"DATA_FILES": files, "WORKERS": 1,
+                      "VALIDATION_CACHE": str(tmp_path_factory.mktemp("validation-cache"))})
+    for holder in (dataset_validation(app), page_validation(app)):
+        assert holder.get(wait=120) is not None, holder.error
     yield app
     close_app(app)
 

@@ -39,6 +39,7 @@ DEFAULTS = {
     "CLIENT_WINDOW": 60.0,  # seconds
     "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For names the client; 0: none
     "VALIDATION_TIMEOUT": 60.0,  # seconds for the dataset's own validation (/validation, the pages)
+    "VALIDATION_CACHE": None,  # the start-up check's cache, where pages take their results; None: .kg-cache/
     # The base of the IRIs the data mints, and so of the paths this server answers at; it may
     # differ from the address the server runs at (as Pubby's and LodView's do).
     "PUBLIC_BASE": config.BASE,

@@ -100,7 +100,8 @@ def run(args):
             "STORE": args.store, "STORE_PATH": args.store_path, "WORKERS": args.workers,
             "QUERY_TIMEOUT": args.timeout, "DATA_FILES": args.data, "GRAPH_STORE": args.graph_store,
             **{name: value for name, value in (("WRITE_TOKEN", args.write_token),
-                                               ("WRITES_FILE", args.writes_file)) if value},
+                                               ("WRITES_FILE", args.writes_file),
+                                               ("VALIDATION_CACHE", args.validation_cache)) if value},
         })
     except KGError as exc:
         print(f"msc-kg: {exc}", file=sys.stderr)

@@ -1,22 +1,28 @@
 """The served dataset's validation: computed once, kept, and shown at /validation (the report and the
 shapes' coverage, with .ttl, .jsonld, .nt, .rdf and .json twins) and on every resource page.
 
-The report is computed by a query worker (kg.shacl_service.CheckDataset) in a background thread the
-first time anything asks for it, so starting the server costs nothing and no request waits for it
-except /validation itself; until it is ready, pages say validation is not available yet. One report
-is kept per worker pool: whatever serves new data through a new pool (a reload) gets a new report
-without asking; forget(app) drops the report for any other change.
+The report is computed by a query worker in a background thread the first time anything asks for
+it, so starting the server costs nothing and no request waits for it except /validation itself;
+until it is ready, pages say validation is not available yet. /validation's is a full pyshacl run
+with the shapes' coverage (kg.shacl_service.CheckDataset); the pages' results come from the
+validation cache the start-up check has just filled (CheckServedFiles: the same results, in seconds
+where the full run takes minutes), unless the data are not files here (a sparql: store) or are
+files the cache does not validate (TriG or N-Quads, such as the writes file): then pages share
+/validation's report. One report is kept per worker pool: whatever serves new data through a new
+pool (a reload, a write) gets a new report without asking; forget(app) drops them for any other change.
 """
 
 import json
 import threading
 import time
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template
 
-from kg import formats
+from kg import dataset, formats, writer
 from kg.endpoint import Answer
 from kg.namespaces import SHAPES
+from kg.served_results import CheckServedFiles
 from kg.shacl_service import HTML, JSON, CheckDataset
 from kg.web import resources
 from kg.web.errors import problem
@@ -30,10 +36,12 @@ TWINS = {"html": HTML, "ttl": "text/turtle", "jsonld": "application/ld+json", "n
 
 
 class DatasetValidation:
-    """The served dataset's DatasetReport, asked of the query workers once, in the background."""
+    """The served dataset's DatasetReport (or DatasetResults, for job=CheckServedFiles), asked of the
+    query workers once, in the background."""
 
-    def __init__(self, pool, timeout):
+    def __init__(self, pool, timeout, job=None):
         self.pool, self._timeout = pool, timeout
+        self.job = CheckDataset() if job is None else job
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._running = False
@@ -62,7 +70,7 @@ class DatasetValidation:
         report = error = None
         gave_up = False
         try:
-            answer = self.pool.run(CheckDataset(), self._timeout)
+            answer = self.pool.run(self.job, self._timeout)
         except WorkTimeout as exc:
             gave_up = True
             error = (f"the dataset is too large to validate within VALIDATION_TIMEOUT ({exc}); "
@@ -80,31 +88,54 @@ class DatasetValidation:
         self._ready.set()
 
 
-_CREATE = threading.Lock()
+_CREATE = threading.RLock()  # re-entered: the pages' holder may be the full report's
 
 
 def dataset_validation(app=None):
-    """The app's DatasetValidation, made on first use."""
-    app = app or current_app
+    """The app's DatasetValidation of the full report (/validation), made on first use."""
+    return _kept(app or current_app, "kg.validation",
+                 lambda app: DatasetValidation(app.extensions["kg.pool"], app.config["VALIDATION_TIMEOUT"]))
+
+
+def page_validation(app=None):
+    """The DatasetValidation whose results the resource pages show, made on first use."""
+    return _kept(app or current_app, "kg.validation.pages", _for_pages)
+
+
+def _for_pages(app):
+    job = None
+    if not app.config["STORE"].startswith("sparql:"):  # a sparql: store's data are on its server
+        files = writer.served_files(app.config)
+        if not any(Path(f).suffix.lower() in dataset.QUAD_FORMATS for f in files):
+            cache = app.config.get("VALIDATION_CACHE")
+            job = CheckServedFiles(tuple(files), None if cache is None else str(cache))
+    if job is None:
+        return dataset_validation(app)
+    return DatasetValidation(app.extensions["kg.pool"], app.config["VALIDATION_TIMEOUT"], job)
+
+
+def _kept(app, key, make):
+    """The DatasetValidation kept under key for the current pool, made by make(app) if need be."""
     pool = app.extensions["kg.pool"]
     with _CREATE:
-        found = app.extensions.get("kg.validation")
+        found = app.extensions.get(key)
         if found is None or found.pool is not pool:
-            found = DatasetValidation(pool, app.config["VALIDATION_TIMEOUT"])
-            app.extensions["kg.validation"] = found
+            found = make(app)
+            app.extensions[key] = found
     return found
 
 
 def forget(app):
-    """Drop the kept report (after the data changed): the next page to ask computes it again."""
+    """Drop the kept reports (after the data changed): the next page to ask computes them again."""
     app.extensions.pop("kg.validation", None)
+    app.extensions.pop("kg.validation.pages", None)
 
 
 @bp.app_template_global()
 def validation_status(iri, parts=()):
     """What a resource page says about its validation: the results on the resource and on its parts
     (a study's publication, outcomes...), or why there are none to show yet."""
-    holder = dataset_validation()
+    holder = page_validation()
     report = holder.get()
     if report is None:
         return {"available": False, "error": holder.error}
