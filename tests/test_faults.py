@@ -18,7 +18,7 @@ import pytest
 
 from kg import dataset
 from kg.web.server import check as startup_check
-from tests.live import ROOT, free_port, request, server_process
+from tests.live import ROOT, alive, children, free_port, request, server_process
 
 CHAIN = "<https://example.org/n{}> <https://example.org/next> <https://example.org/n{}> .\n"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -181,16 +181,9 @@ def test_no_validate_serves_data_that_does_not_conform(tmp_path):
         assert status == 200 and json.loads(body)["boolean"] is True
 
 
-def children(pid):
-    """The pids of pid's child processes, from /proc."""
-    pids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
-
-
-def workers(pid):
-    """The query workers among pid's children (multiprocessing's resource tracker is not one)."""
+def zygotes(pid):
+    """The processes the query workers are forked from: pid's spawned children (multiprocessing's
+    resource tracker is not one)."""
     found = []
     for child in children(pid):
         try:
@@ -200,6 +193,11 @@ def workers(pid):
         if b"spawn_main" in command:
             found.append(child)
     return found
+
+
+def workers(pid):
+    """The query workers of the server pid: its zygote's children, never the zygote itself."""
+    return [worker for zygote in zygotes(pid) for worker in children(zygote)]
 
 
 def wait_until(condition, seconds, what):
@@ -215,6 +213,7 @@ def health(server):
 
 def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
     with server_process("--workers", "1", "--timeout", "20", "--no-validate") as (process, server, _):
+        [zygote] = zygotes(process.pid)
         [worker] = workers(process.pid)
         outcome = {}
 
@@ -241,6 +240,17 @@ def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
         assert status == 200 and json.loads(body)["boolean"] is True
         [replacement] = workers(process.pid)
         assert replacement != worker
+        assert zygotes(process.pid) == [zygote], "the replacement was forked, not loaded again"
+
+
+def test_a_server_killed_outright_leaves_no_worker_and_no_zygote_behind():
+    with server_process("--workers", "2", "--no-validate") as (process, _, _):
+        [zygote] = zygotes(process.pid)
+        left = [zygote, *workers(process.pid)]
+        assert len(left) == 3
+        process.kill()  # no exit handler runs: the pipes closing is all they learn
+        process.wait(10)
+        wait_until(lambda: not any(alive(pid) for pid in left), 10, "a worker or the zygote outlived it")
 
 
 @pytest.fixture
