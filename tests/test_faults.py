@@ -18,7 +18,7 @@ import pytest
 
 from kg import dataset
 from kg.web.server import check as startup_check
-from tests.live import ROOT, alive, children, free_port, request, server_process
+from tests.live import ROOT, alive, children, free_port, request, server_process, wait_for_idle
 
 CHAIN = "<https://example.org/n{}> <https://example.org/next> <https://example.org/n{}> .\n"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -207,10 +207,6 @@ def wait_until(condition, seconds, what):
         time.sleep(0.05)
 
 
-def health(server):
-    return json.loads(request(server, "GET", "/health", timeout=5)[2])
-
-
 def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
     with server_process("--workers", "1", "--timeout", "20", "--no-validate") as (process, server, _):
         [zygote] = zygotes(process.pid)
@@ -225,7 +221,7 @@ def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
 
         thread = threading.Thread(target=slow)
         thread.start()
-        wait_until(lambda: health(server)["idle_workers"] == 0, 10, "the slow query never held the worker")
+        wait_for_idle(server, 0, 10, "the slow query never held the worker")
         os.kill(worker, signal.SIGKILL)
         thread.join(15)
         assert not thread.is_alive(), "the client was left hanging"
@@ -273,7 +269,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(chain):
 
         thread = threading.Thread(target=slow)
         thread.start()
-        wait_until(lambda: health(server)["idle_workers"] == 0, 10, "the query never reached the worker")
+        wait_for_idle(server, 0, 10, "the query never reached the worker")
         process.send_signal(signal.SIGTERM)
         refused = False
         deadline = time.monotonic() + 5
