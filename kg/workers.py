@@ -48,15 +48,18 @@ class _Worker:
         try:
             self._pidfd = os.pidfd_open(pid)
         except OSError:
-            conn.close()
-            raise WorkerCrashed("the worker process exited while starting") from None
+            # Gone already (and reaped by the zygote): its pipe may still say why.
+            self._pidfd = None
         reason = await_ready(conn, start_timeout)
+        if reason is None and self._pidfd is None:
+            reason = "the worker process exited while starting"
         if reason is not None:
             self.kill()
             raise WorkerCrashed(reason)
 
     def kill(self):
-        kill_pid(self._pidfd)
+        if self._pidfd is not None:
+            kill_pid(self._pidfd)
         self.conn.close()
 
 

@@ -58,6 +58,8 @@ class Zygote:
         )
         self.broken = False
         self._turn = threading.Lock()  # one request and its answer on the pipe at a time
+        self._killing = threading.Lock()
+        self._killed = False
         self.process.start()
         child.close()
         self.pid = self.process.pid
@@ -89,6 +91,11 @@ class Zygote:
         return reply[1], Connection(fd)
 
     def kill(self):
+        with self._killing:
+            # Once: a second close of the pipe, from another thread, could close a reused fd.
+            if self._killed:
+                return
+            self._killed = True
         self.process.kill()
         # Not join(): the workers it forked hold its sentinel open, so join waits while they live.
         deadline = time.monotonic() + KILL_WAIT
