@@ -47,15 +47,34 @@ class Answer:
     headers: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OnDisk:
+    """An on-disk store, named in the zygote and opened in each worker (see open_after_fork)."""
+
+    kind: str
+    path: str
+
+
 def open_for_worker(kind, files, path, remote=None):
-    """The `init` of each query worker. An on-disk store was loaded once by the server; a worker
-    opens it read-only, since only one process may hold it open for writing. A sparql: store gets
-    remote (graph_store, timeout) and no files: its server holds the data."""
+    """The `init` of the query workers, run once in the process they are forked from: what they
+    share. An in-memory store is loaded there, its pages shared by every worker until written. A
+    sparql: store gets remote (graph_store, timeout) and no files: its server holds the data, and
+    it keeps no connection open between calls, so it can be shared too."""
     if remote is not None:
         return open_store(kind, files=files, **remote)
     if path is not None:
-        return open_store(kind, path=path, read_only=True)
+        # RocksDB starts threads when it opens: never before a fork (see open_after_fork).
+        return OnDisk(kind, path)
     return open_store(kind, files=files)
+
+
+def open_after_fork(state):
+    """The `after_fork` of the query workers: what each opens for itself. An on-disk store was
+    loaded once by the server; each worker opens it read-only, since only one process may hold it
+    open for writing."""
+    if isinstance(state, OnDisk):
+        return open_store(state.kind, path=state.path, read_only=True)
+    return state
 
 
 def answer(store, job):

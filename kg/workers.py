@@ -2,19 +2,25 @@
 
 Neither rdflib nor pyoxigraph can cancel a running query and Python threads cannot be
 killed, so each query runs in a pre-started process. When a query runs past its deadline
-the process is killed (a few milliseconds) and a fresh one is started in the background,
-while the other workers keep answering.
+the process is killed (a few milliseconds) and a fresh one takes its place, while the other
+workers keep answering.
+
+The workers are forked from one spawned process, the zygote, that loaded the data once
+(decision 0011): they share its pages copy-on-write, so N workers cost about one copy of the
+store, and a replacement is a fork (milliseconds), not a load. The web server itself is never
+forked: it runs threads, and a child of a threaded process can inherit a lock held by a thread
+that does not exist there. The zygote is spawned, so it starts with one thread and starts none.
 """
 
 import logging
 import multiprocessing
+import os
 import queue
-import resource
-import signal
 import threading
 import time
 
 from kg.errors import KGError
+from kg.zygote import Zygote, await_ready, kill_pid
 
 log = logging.getLogger(__name__)
 MIN_RUN = 0.05  # seconds: a job left less than this after waiting for a worker is not started
@@ -33,67 +39,56 @@ class WorkerCrashed(KGError):
     """The worker died while working (killed from outside, out of memory, a crash in native code)."""
 
 
-def _worker_main(conn, init, init_args, handle, memory_limit):
-    # Ctrl-C goes to the whole process group; the parent decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_limit:
-        # A runaway query should kill its worker, not the machine.
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    try:
-        state = init(*init_args)
-    except KGError as exc:
-        # Say why (a data file that does not parse, say) instead of dying without a word.
-        conn.send(("failed", str(exc)))
-        return
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        conn.send(handle(state, job))
-
-
 class _Worker:
-    def __init__(self, context, init, init_args, handle, memory_limit, start_timeout):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_worker_main, args=(child, init, init_args, handle, memory_limit), daemon=True
-        )
-        self.process.start()
-        child.close()
+    """A forked worker as the pool sees it: its pid (held as a pidfd, so a kill never reaches a
+    process that reused the number) and the pipe its jobs go through."""
+
+    def __init__(self, pid, conn, start_timeout):
+        self.pid, self.conn = pid, conn
         try:
-            message = self.conn.recv() if self.conn.poll(start_timeout) else None
-        except (EOFError, OSError):
-            message = ("failed", "the worker process exited while starting")
-        if message != "ready":
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:
+            # Gone already (and reaped by the zygote): its pipe may still say why.
+            self._pidfd = None
+        reason = await_ready(conn, start_timeout)
+        if reason is None and self._pidfd is None:
+            reason = "the worker process exited while starting"
+        if reason is not None:
             self.kill()
-            reason = message[1] if message else f"it did not start within {start_timeout} s"
             raise WorkerCrashed(reason)
 
     def kill(self):
-        self.process.kill()
-        self.process.join(5)
+        if self._pidfd is not None:
+            kill_pid(self._pidfd)
         self.conn.close()
 
 
 class WorkerPool:
-    """`size` processes, each running `init(*init_args)` once and then `handle(state, job)` per job.
+    """`size` processes forked from one that ran `init(*init_args)` once; each runs `after_fork(state)`
+    (when given: what must not be shared, such as an on-disk store's files and threads) and then
+    `handle(state, job)` per job.
 
-    `init` and `handle` must be importable module-level functions (workers are spawned, not
-    forked, because forking a threaded web server is unsafe).
+    `init`, `after_fork` and `handle` must be importable module-level functions (the zygote is spawned).
+    `init` runs under memory_limit (RLIMIT_AS), which every worker inherits.
     """
 
-    def __init__(self, init, init_args=(), handle=None, size=2, memory_limit=None, start_timeout=300):
+    def __init__(self, init, init_args=(), handle=None, size=2, memory_limit=None, start_timeout=300,
+                 after_fork=None):
         self._context = multiprocessing.get_context("spawn")
-        self._spec = (init, tuple(init_args), handle, memory_limit, start_timeout)
+        self._spec = (init, tuple(init_args), after_fork, handle, memory_limit)
+        self._start_timeout = start_timeout
         self._idle = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()
+        self._restart = threading.Lock()  # one zygote starts at a time
         self._workers = set()
         self._active = 0  # jobs running or waiting for a worker
         self._successor = None  # the pool that took over, once this one is retired
         self.start_error = None
+        try:
+            self._zygote = Zygote(self._context, *self._spec, start_timeout)
+        except KGError as exc:
+            raise WorkerCrashed(f"the query workers could not be started: {exc}") from None
         starters = [threading.Thread(target=self._add_worker) for _ in range(size)]
         for thread in starters:
             thread.start()
@@ -104,12 +99,36 @@ class WorkerPool:
             raise WorkerCrashed(f"the query workers could not be started: {self.start_error}")
         self.size = size
 
+    @property
+    def zygote_pid(self):
+        return self._zygote.pid if self._zygote is not None else None
+
+    def _live_zygote(self):
+        """The zygote, started again first if it died (as a worker is replaced, with retries)."""
+        with self._restart:
+            with self._lock:
+                if self._closed:
+                    raise WorkerCrashed("the pool is closed")
+                zygote = self._zygote
+            if zygote.alive:
+                return zygote
+            log.error("the process the workers are forked from is gone; starting it again")
+            zygote.kill()
+            zygote = Zygote(self._context, *self._spec, self._start_timeout)
+            with self._lock:
+                if not self._closed:
+                    self._zygote = zygote
+                    return zygote
+            zygote.kill()
+            raise WorkerCrashed("the pool is closed")
+
     def _add_worker(self, retries=()):
         for pause in (*retries, None):
             try:
-                worker = _Worker(self._context, *self._spec)
+                pid, conn = self._live_zygote().fork(self._start_timeout)
+                worker = _Worker(pid, conn, self._start_timeout)
                 break
-            except (WorkerCrashed, OSError) as exc:
+            except (KGError, OSError) as exc:
                 log.error("starting a worker failed: %s", exc)
                 self.start_error = str(exc)
             if pause is None or self._closed:
@@ -200,5 +219,9 @@ class WorkerPool:
         with self._lock:
             workers = list(self._workers)
             self._workers.clear()
+            zygote = self._zygote
+        # Workers first, while the zygote still reaps them.
         for worker in workers:
             worker.kill()
+        if zygote is not None:
+            zygote.kill()

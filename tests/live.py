@@ -2,6 +2,7 @@
 
 import contextlib
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def children(pid):
+    """The pids of pid's child processes, from /proc (none once pid is gone)."""
+    pids = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        pass
+    return pids
+
+
+def alive(pid):
+    """Whether pid is a process that has not exited (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def free_port():
@@ -79,3 +99,19 @@ def request(server, method, path, body=None, headers=None, timeout=60, source=No
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
+
+
+def health(server):
+    return json.loads(request(server, "GET", "/health", timeout=5)[2])
+
+
+def wait_for_idle(server, count=None, seconds=30, what="the pool did not heal"):
+    """Wait until count of the server's workers are idle (all of them when None), polling /health:
+    killed workers are replaced in the background, a job sent is taken by a worker a moment later."""
+    deadline = time.monotonic() + seconds
+    while True:
+        figures = health(server)
+        if figures["idle_workers"] == (figures["workers"] if count is None else count):
+            return
+        assert time.monotonic() < deadline, f"{what}: {figures}"
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from tests.live import request, running_server
+from tests.live import request, running_server, wait_for_idle
 
 ATTACKER, OTHER = "127.0.0.1", "127.0.0.2"
 EX = "https://example.org/"
@@ -58,18 +58,10 @@ def get(server, query, source=ATTACKER, timeout=30):
     return request(server, "GET", path, headers={"Accept": PROBLEM}, timeout=timeout, source=source)
 
 
-def both_workers_idle(server, seconds=30):
-    """Killed workers are replaced in the background; each attack starts on a whole pool."""
-    deadline = time.monotonic() + seconds
-    while json.loads(request(server, "GET", "/health", timeout=5)[2])["idle_workers"] < 2:
-        assert time.monotonic() < deadline, "the pool did not heal"
-        time.sleep(0.1)
-
-
 def while_served(server, attack, bound):
     """Run attack() (returning status, headers, body) while a second client asks a cheap query;
     check the second client got its answer quickly; return the attack's (status, problem, seconds)."""
-    both_workers_idle(server)
+    wait_for_idle(server)
     outcome = {}
 
     def run():
@@ -139,7 +131,7 @@ def test_a_query_past_the_worker_memory_limit_loses_its_worker_not_the_server(sm
                                             bound=30)
     assert status == 500, (status, message)
     assert "ran out of memory" in message and "replaced" in message
-    both_workers_idle(small_worker_server)
+    wait_for_idle(small_worker_server)
     status, _, body = get(small_worker_server, CHEAP)
     assert status == 200 and json.loads(body)["boolean"] is True
 

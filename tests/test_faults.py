@@ -18,7 +18,7 @@ import pytest
 
 from kg import dataset
 from kg.web.server import check as startup_check
-from tests.live import ROOT, free_port, request, server_process
+from tests.live import ROOT, alive, children, free_port, request, server_process, wait_for_idle
 
 CHAIN = "<https://example.org/n{}> <https://example.org/next> <https://example.org/n{}> .\n"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -181,16 +181,9 @@ def test_no_validate_serves_data_that_does_not_conform(tmp_path):
         assert status == 200 and json.loads(body)["boolean"] is True
 
 
-def children(pid):
-    """The pids of pid's child processes, from /proc."""
-    pids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
-
-
-def workers(pid):
-    """The query workers among pid's children (multiprocessing's resource tracker is not one)."""
+def zygotes(pid):
+    """The processes the query workers are forked from: pid's spawned children (multiprocessing's
+    resource tracker is not one)."""
     found = []
     for child in children(pid):
         try:
@@ -202,6 +195,11 @@ def workers(pid):
     return found
 
 
+def workers(pid):
+    """The query workers of the server pid: its zygote's children, never the zygote itself."""
+    return [worker for zygote in zygotes(pid) for worker in children(zygote)]
+
+
 def wait_until(condition, seconds, what):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -209,12 +207,9 @@ def wait_until(condition, seconds, what):
         time.sleep(0.05)
 
 
-def health(server):
-    return json.loads(request(server, "GET", "/health", timeout=5)[2])
-
-
 def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
     with server_process("--workers", "1", "--timeout", "20", "--no-validate") as (process, server, _):
+        [zygote] = zygotes(process.pid)
         [worker] = workers(process.pid)
         outcome = {}
 
@@ -226,7 +221,7 @@ def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
 
         thread = threading.Thread(target=slow)
         thread.start()
-        wait_until(lambda: health(server)["idle_workers"] == 0, 10, "the slow query never held the worker")
+        wait_for_idle(server, 0, 10, "the slow query never held the worker")
         os.kill(worker, signal.SIGKILL)
         thread.join(15)
         assert not thread.is_alive(), "the client was left hanging"
@@ -241,6 +236,17 @@ def test_a_worker_killed_mid_query_gives_a_clear_error_and_is_replaced():
         assert status == 200 and json.loads(body)["boolean"] is True
         [replacement] = workers(process.pid)
         assert replacement != worker
+        assert zygotes(process.pid) == [zygote], "the replacement was forked, not loaded again"
+
+
+def test_a_server_killed_outright_leaves_no_worker_and_no_zygote_behind():
+    with server_process("--workers", "2", "--no-validate") as (process, _, _):
+        [zygote] = zygotes(process.pid)
+        left = [zygote, *workers(process.pid)]
+        assert len(left) == 3
+        process.kill()  # no exit handler runs: the pipes closing is all they learn
+        process.wait(10)
+        wait_until(lambda: not any(alive(pid) for pid in left), 10, "a worker or the zygote outlived it")
 
 
 @pytest.fixture
@@ -263,7 +269,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(chain):
 
         thread = threading.Thread(target=slow)
         thread.start()
-        wait_until(lambda: health(server)["idle_workers"] == 0, 10, "the query never reached the worker")
+        wait_for_idle(server, 0, 10, "the query never reached the worker")
         process.send_signal(signal.SIGTERM)
         refused = False
         deadline = time.monotonic() + 5

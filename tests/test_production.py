@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 from kg.web.app import from_environment
-from tests.live import ROOT, free_port, request
+from tests.live import ROOT, free_port, request, wait_for_idle
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 
@@ -74,10 +74,7 @@ def test_the_time_limit_fires_and_health_answers_meanwhile(server):
 
 @pytest.mark.parametrize(("length", "status"), [(8000, 200), (9000, 414)])
 def test_the_request_line_holds_8190_bytes_and_a_longer_query_goes_by_post(server, length, status):
-    deadline = time.monotonic() + 30
-    while json.loads(request(server, "GET", "/health")[2])["idle_workers"] < 2:  # a killed one comes back
-        assert time.monotonic() < deadline, "the pool did not heal"
-        time.sleep(0.1)
+    wait_for_idle(server)  # a worker killed by an earlier test comes back
     # Spaces travel as "+", one byte each: the request line is exactly length bytes long.
     query = "ASK {}" + " " * (length - len("GET /sparql?query=ASK+%7B%7D HTTP/1.1"))
     path = "/sparql?" + urllib.parse.urlencode({"query": query})
@@ -113,10 +110,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
         thread = threading.Thread(target=lambda: outcome.update(answer=request(
             server, "GET", "/sparql?query=" + urllib.parse.quote(product), timeout=60)))
         thread.start()
-        deadline = time.monotonic() + 10
-        while json.loads(request(server, "GET", "/health", timeout=5)[2])["idle_workers"] != 0:
-            assert time.monotonic() < deadline, "the query never reached the worker"
-            time.sleep(0.05)
+        wait_for_idle(server, 0, 10, "the query never reached the worker")
         process.terminate()
         assert thread.is_alive(), "the query finished before it could be drained; make it longer"
         thread.join(40)

@@ -1,16 +1,27 @@
-"""The worker pool stops work that runs over, keeps serving meanwhile, and heals itself."""
+"""The worker pool stops work that runs over, keeps serving meanwhile, and heals itself; its workers
+are forked from one process that ran init once."""
 
 import os
+import resource
+import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from kg import dataset
+from kg.endpoint import answer, open_after_fork, open_for_worker
 from kg.errors import KGError
+from kg.store import open_store
 from kg.workers import PoolBusy, WorkerCrashed, WorkerPool, WorkTimeout
+from tests.live import alive, children
 
 
-def start(tag):
+def start(tag, log=None):
+    if log is not None:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
     return {"tag": tag, "pid": os.getpid()}
 
 
@@ -18,8 +29,16 @@ def handle(state, job):
     kind, value = job
     if kind == "sleep":
         time.sleep(value)
+    if kind in ("pid", "init pid", "limit"):
+        time.sleep(value or 0)  # holds the worker, so that jobs sent together meet every worker
     if kind == "pid":
+        return os.getpid()
+    if kind == "init pid":
         return state["pid"]
+    if kind == "allocate":
+        return len(bytearray(value))
+    if kind == "limit":
+        return resource.getrlimit(resource.RLIMIT_AS)[0]
     return (state["tag"], value)
 
 
@@ -30,11 +49,46 @@ def pool():
     pool.close()
 
 
+@pytest.fixture
+def logged(tmp_path):
+    """A pool of 2 whose init writes its pid to a file per run: (pool, the file)."""
+    log = tmp_path / "init.log"
+    pool = WorkerPool(start, ("ready", str(log)), handle, size=2)
+    yield pool, log
+    pool.close()
+
+
+def inits(log):
+    return [int(line) for line in log.read_text(encoding="utf-8").split()]
+
+
 def wait_for_idle(pool, count, seconds=30):
     deadline = time.monotonic() + seconds
     while pool.idle < count and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pool.idle == count
+
+
+def on_every_worker(pool, job, size=2):
+    """The answers to size jobs sent at once (to every worker, if each job holds its worker)."""
+    answers = []
+
+    def run():
+        answers.append(pool.run(job, timeout=10))
+
+    threads = [threading.Thread(target=run) for _ in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    return answers
+
+
+def run_until_it_meets_the_dead_worker(pool):
+    """The pool finds a worker dead when it hands it a job: WorkerCrashed, then a replacement."""
+    with pytest.raises(WorkerCrashed):
+        for _ in range(pool.size + 1):
+            pool.run(("pid", None), timeout=5)
 
 
 def test_a_job_gets_its_workers_answer(pool):
@@ -96,6 +150,66 @@ def test_every_worker_busy_until_the_deadline_is_pool_busy(pool):
     wait_for_idle(pool, 2)
 
 
+def test_the_workers_share_the_state_init_made_once_in_the_zygote(logged):
+    pool, log = logged
+    [zygote] = inits(log)
+    assert zygote == pool.zygote_pid
+    assert sorted(children(zygote)) == sorted(on_every_worker(pool, ("pid", 0.5))), "2 distinct workers"
+    assert zygote not in children(zygote)
+    assert on_every_worker(pool, ("init pid", 0.5)) == [zygote, zygote]
+
+
+def test_a_killed_worker_is_forked_again_without_running_init_again(logged):
+    pool, log = logged
+    before = set(children(pool.zygote_pid))
+    victim = pool.run(("pid", None), timeout=5)
+    os.kill(victim, signal.SIGKILL)
+    run_until_it_meets_the_dead_worker(pool)
+    wait_for_idle(pool, 2)
+    after = set(on_every_worker(pool, ("pid", 0.5)))
+    assert victim not in after and len(after & before) == 1
+    assert inits(log) == [pool.zygote_pid]
+
+
+def test_a_zygote_killed_from_outside_is_started_again_and_the_pool_answers_meanwhile(logged):
+    pool, log = logged
+    zygote = pool.zygote_pid
+    workers = set(on_every_worker(pool, ("pid", 0.5)))
+    os.kill(zygote, signal.SIGKILL)
+    # The workers it forked go on answering.
+    assert set(on_every_worker(pool, ("pid", 0.5))) == workers
+    victim = workers.pop()
+    os.kill(victim, signal.SIGKILL)
+    run_until_it_meets_the_dead_worker(pool)
+    wait_for_idle(pool, 2)
+    assert set(on_every_worker(pool, ("pid", 0.5))) - workers, "no replacement"
+    assert pool.zygote_pid != zygote and inits(log) == [zygote, pool.zygote_pid]
+    assert on_every_worker(pool, ("echo", 1)) == [("ready", 1)] * 2
+
+
+def test_close_leaves_no_worker_or_zygote_running(tmp_path):
+    pool = WorkerPool(start, ("ready",), handle, size=3)
+    zygote = pool.zygote_pid
+    workers = children(zygote)
+    assert len(workers) == 3
+    pool.close()
+    assert [pid for pid in [zygote, *workers] if alive(pid)] == []
+    assert zygote not in children(os.getpid())
+
+
+def test_the_memory_limit_applies_to_every_forked_worker():
+    limit = 1024 ** 3
+    pool = WorkerPool(start, ("ready",), handle, size=2, memory_limit=limit)
+    try:
+        assert on_every_worker(pool, ("limit", 0.5)) == [limit, limit]
+        with pytest.raises(WorkerCrashed):
+            pool.run(("allocate", 2 * limit), timeout=10)
+        wait_for_idle(pool, 2)
+        assert pool.run(("allocate", 10 * 1024 ** 2), timeout=10) == 10 * 1024 ** 2
+    finally:
+        pool.close()
+
+
 def refuse_to_start():
     raise KGError("data/studies/x.ttl:3:14: expected '.'")
 
@@ -108,3 +222,52 @@ def test_a_worker_that_cannot_start_fails_the_pool_saying_why(init, reason):
     with pytest.raises(WorkerCrashed, match="could not be started") as caught:
         WorkerPool(init, (), handle, size=1, start_timeout=5)
     assert reason in str(caught.value)
+
+
+def refuse_after_fork(state):
+    raise KGError("cannot open the store at /nowhere: it is not there")
+
+
+def test_a_worker_whose_after_fork_fails_fails_the_pool_saying_why():
+    with pytest.raises(WorkerCrashed, match="cannot open the store at /nowhere"):
+        WorkerPool(start, ("ready",), handle, size=1, start_timeout=5, after_fork=refuse_after_fork)
+
+
+def threads_of(pid):
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def files_under(pid, folder):
+    """The files under folder that process pid holds open."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["memory", "disk"])
+def test_four_query_workers_over_the_oxigraph_store_fork_from_a_single_threaded_zygote(tmp_path, on_disk):
+    files = [str(f) for f in dataset.default_files()]
+    path = None
+    if on_disk:
+        path = tmp_path / "db"
+        open_store("oxigraph", files=files, path=path).close()
+    pool = WorkerPool(open_for_worker, ("oxigraph", None if on_disk else files, path, None), answer, size=4,
+                      after_fork=open_after_fork)
+    try:
+        stats = on_every_worker(pool, "stats", size=4)
+        assert len(stats) == 4 and stats[0]["default_triples"] > 1000
+        assert all(s == stats[0] for s in stats)
+        # Forking a process with threads can leave a child a lock nobody will release.
+        assert threads_of(pool.zygote_pid) == 1
+        if on_disk:  # RocksDB (threads, file locks) is opened by each worker, after the fork
+            assert files_under(pool.zygote_pid, path) == []
+            workers = children(pool.zygote_pid)
+            assert len(workers) == 4 and all(files_under(pid, path) for pid in workers)
+    finally:
+        pool.close()

@@ -24,7 +24,7 @@ DEFAULTS = {
     "STORE_PATH": None,  # a directory for an on-disk oxigraph store
     "GRAPH_STORE": None,  # a sparql: store's Graph Store Protocol URL (for writes; reads are queries)
     "DATA_FILES": None,  # the files to serve; None means ontology/ and data/
-    "WORKERS": 2,
+    "WORKERS": 4,  # forked from one process holding the data: they share one copy of it
     "QUERY_TIMEOUT": 10.0,  # seconds; a request's timeout= may only lower it
     "MAX_ROWS": 10_000,
     "PAGE_SIZE": 50,  # study cards on one page of a listing (home sections, /browse, indications...)

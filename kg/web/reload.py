@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 
-from kg.endpoint import answer, open_for_worker
+from kg.endpoint import answer, open_after_fork, open_for_worker
 from kg.errors import KGError
 from kg.workers import PoolBusy, WorkerCrashed, WorkerPool, WorkTimeout
 from kg.writer import served_files
@@ -17,15 +17,16 @@ _lock = threading.Lock()
 
 
 def start_pool(settings, files):
-    """Query workers over files, each loading them once (or opening the on-disk store); for a
-    sparql: store, workers that ask its server, which holds the data."""
+    """Query workers over files, forked from one process that loaded them once (each opens an on-disk
+    store itself); for a sparql: store, workers that ask its server, which holds the data."""
     remote = None
     if settings["STORE"].startswith("sparql:"):
         # Each call to the server must end before the worker's deadline: a 504, not a 503.
         remote = {"graph_store": settings["GRAPH_STORE"], "timeout": 0.8 * settings["QUERY_TIMEOUT"]}
         files = settings["DATA_FILES"]
     return WorkerPool(open_for_worker, (settings["STORE"], files, settings["STORE_PATH"], remote), answer,
-                      size=settings["WORKERS"], memory_limit=settings["WORKER_MEMORY_BYTES"])
+                      size=settings["WORKERS"], memory_limit=settings["WORKER_MEMORY_BYTES"],
+                      after_fork=open_after_fork)
 
 
 def reload(app):

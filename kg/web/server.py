@@ -67,8 +67,8 @@ def add_arguments(parser):
     parser.add_argument("--store-path", help="directory for an on-disk oxigraph store")
     parser.add_argument("--graph-store", metavar="URL", type=url,
                         help="with --store sparql:URL, that server's Graph Store Protocol URL")
-    parser.add_argument("--workers", type=_positive(int), default=2,
-                        help="query worker processes (default 2)")
+    parser.add_argument("--workers", type=_positive(int), default=4,
+                        help="query worker processes (default 4), sharing one copy of the data")
     parser.add_argument("--timeout", type=_positive(float), default=10.0,
                         help="maximum query execution time in seconds (default 10)")
     parser.add_argument("--data", nargs="+", metavar="FILE",
