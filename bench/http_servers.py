@@ -29,6 +29,7 @@ import loadgen
 from loadgen import Request, median, ms, percentile, ratio
 
 from kg import dataset
+from kg.web.app import DEFAULTS
 
 HEADING = "## HTTP, side by side"
 OURS = "ours (oxigraph, memory)"
@@ -165,7 +166,7 @@ def report(all_results, args):
              "query mix of bench/queries at concurrency 4 (keep-alive clients, each going round the mix) "
              f"for {args.seconds:g} s and until every query was answered {args.min_runs} times; latency "
              "of the 200 answers, in ms. Ours: serve.py (Flask's threaded server, "
-             f"{' '.join(args.our_arg) or '2 query workers'}, "
+             f"{' '.join(args.our_arg) or str(DEFAULTS['WORKERS']) + ' query workers (the default)'}, "
              "--timeout 300, --no-validate, MSC_KG_MAX_ROWS and MSC_KG_MAX_RESULT_BYTES raised so that no "
              "answer is cut, MSC_KG_CLIENT_BUDGET so that none is refused"
              f"{'; also ' + ', '.join(args.our_env) if args.our_env else ''}). "
