@@ -173,6 +173,23 @@ def test_a_running_query_counts_against_the_budget():
     assert refused.value.retry_after == 60
 
 
+def test_the_time_spent_follows_the_window_over_many_turns():
+    # The total is kept as turns come and leave the window, not summed per request.
+    clock = Clock()
+    gate = admission(workers=2, budget=1e9, window=10.0, clock=clock)
+    ended = []
+    for i in range(3000):
+        with gate.turn("a", 10):
+            clock.now += 0.001 * (i % 7 + 1)
+        ended.append((clock.now, 0.001 * (i % 7 + 1)))
+        clock.now += 0.002
+        if i % 500 == 0:
+            expected = sum(s for end, s in ended if end > clock.now - 10.0)
+            assert gate.spent("a") == pytest.approx(expected, abs=1e-9)
+    clock.now += 10.0
+    assert gate.spent("a") == 0.0
+
+
 @pytest.mark.parametrize(("remote", "forwarded", "trusted", "client"), [
     ("10.0.0.1", [], 0, "10.0.0.1"),
     ("10.0.0.1", ["203.0.113.9"], 0, "10.0.0.1"),  # not trusted: anyone can write the header

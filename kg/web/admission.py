@@ -44,6 +44,26 @@ class Refused(KGError):
         self.retry_after = retry_after
 
 
+class _Turns:
+    """One client's finished turns in the window, oldest first, and their total kept as they come and
+    go: a client sending hundreds of requests a second would otherwise cost a sum over all of them
+    on every request."""
+
+    def __init__(self):
+        self.turns = deque()  # (end, seconds)
+        self.total = 0.0
+
+    def add(self, end, seconds):
+        self.turns.append((end, seconds))
+        self.total += seconds
+
+    def forget_before(self, cutoff):
+        while self.turns and self.turns[0][0] <= cutoff:
+            self.total -= self.turns.popleft()[1]
+        if not self.turns:
+            self.total = 0.0  # no rounding error left over from the subtractions
+
+
 @dataclass(eq=False)
 class _Ticket:
     client: str
@@ -72,7 +92,7 @@ class Admission:
         self._waiting = []  # tickets waiting for a worker, in arrival order
         self._running = defaultdict(list)  # client -> tickets holding a worker
         self._recovering = []  # clients whose worker was killed and is being replaced, oldest first
-        self._spent = defaultdict(deque)  # client -> (end, seconds) of finished turns, oldest first
+        self._spent = defaultdict(_Turns)  # client -> its finished turns
         self._swept = clock()
 
     @property
@@ -131,7 +151,7 @@ class Admission:
                 del self._running[ticket.client]
             if killed and self._ready is not None:
                 self._recovering.append(ticket.client)
-            self._spent[ticket.client].append((now, now - ticket.began))
+            self._spent[ticket.client].add(now, now - ticket.began)
             self._cond.notify_all()
 
     def _free(self):
@@ -160,10 +180,11 @@ class Admission:
         now = self._clock()
         if now - self._swept > self.window:
             self._sweep(now)
-        turns = self._spent.get(client, ())
-        while turns and turns[0][0] <= now - self.window:
-            turns.popleft()
-        finished = sum(seconds for _, seconds in self._spent.get(client, ()))
+        finished = 0.0
+        turns = self._spent.get(client)
+        if turns is not None:
+            turns.forget_before(now - self.window)
+            finished = turns.total
         return finished + sum(now - t.began for t in self._running.get(client, ()))
 
     def _sweep(self, now):
@@ -171,9 +192,8 @@ class Admission:
         self._swept = now
         for client in list(self._spent):
             turns = self._spent[client]
-            while turns and turns[0][0] <= now - self.window:
-                turns.popleft()
-            if not turns:
+            turns.forget_before(now - self.window)
+            if not turns.turns:
                 del self._spent[client]
 
     def _check_budget(self, client):
@@ -182,7 +202,7 @@ class Admission:
             return
         # Finished turns leave the window oldest first: wait until enough have left.
         now, excess, wait = self._clock(), spent - self.budget, self.window
-        for end, seconds in self._spent.get(client, ()):
+        for end, seconds in getattr(self._spent.get(client), "turns", ()):
             excess -= seconds
             if excess < 0:
                 wait = end + self.window - now
