@@ -233,7 +233,14 @@ def people_and_source(authors):
 
 
 def write_atomically(path, content):
-    """Write via a temporary file in the same directory, so a reader never sees half a file."""
+    """Write via a temporary file in the same directory, so a reader never sees half a file. A file
+    that already holds content is left alone: its unchanged modification time lets an on-disk store
+    loaded from it open as it is (minutes at 100k studies) and the validation cache trust it."""
+    try:
+        if path.read_text(encoding="utf-8") == content:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written below
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(content)

@@ -1,5 +1,6 @@
 """The benchmark scripts' own parts: the generator's data is valid and stable, the load counts errors."""
 
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,20 @@ def test_the_generated_library_is_stable_and_conforms(tmp_path, per_file):
     assert len(files) == (7 if per_file == 1 else 2) and triples > 6 * 40
     report = validate(generate.BASE_FILES + files)
     assert report.conforms, report.to_text()
+
+
+def test_generating_again_leaves_unchanged_files_as_they_are(tmp_path):
+    # An on-disk store loaded from them opens without a reload only while their mtimes stand.
+    files, _ = generate.generate(3, tmp_path, per_file=1)
+    edited = files[0]
+    edited.write_text("# edited\n", encoding="utf-8")
+    before = {f: f.stat().st_mtime_ns for f in files}
+    for f in files:
+        os.utime(f, ns=(1, 1))
+    again, _ = generate.generate(3, tmp_path, per_file=1)
+    assert again == files
+    assert edited.stat().st_mtime_ns >= before[edited] and "# edited" not in edited.read_text()
+    assert all(f.stat().st_mtime_ns == 1 for f in files if f != edited)
 
 
 class Handler(BaseHTTPRequestHandler):
