@@ -38,8 +38,11 @@ OX_SERVE = "oxigraph serve"
 OX_DEFAULT = "oxigraph serve (one default graph)"
 ON_DISK = "ours (oxigraph, on disk)"
 OURS_RDFLIB = "ours (rdflib memory store)"
-SHORT = {OURS: "ours", ON_DISK: "ours-disk", OURS_RDFLIB: "ours-rdflib", OX_SERVE: "oxigraph",
-         OX_DEFAULT: "oxigraph-default", RDFLIB: "rdflib-endpoint"}
+GUNICORN = "ours, gunicorn (oxigraph, memory)"
+GUNICORN_DISK = "ours, gunicorn (oxigraph, on disk)"
+SHORT = {OURS: "ours", ON_DISK: "ours-disk", OURS_RDFLIB: "ours-rdflib", GUNICORN: "ours-gunicorn",
+         GUNICORN_DISK: "ours-gunicorn-disk", OX_SERVE: "oxigraph", OX_DEFAULT: "oxigraph-default",
+         RDFLIB: "rdflib-endpoint"}
 # Answers as large as oxigraph serve's: our default row and byte limits would cut query 10 at 10k.
 # And no 429s: each load client going round the mix at 10k uses about the default budget of worker
 # time (30 s a minute), which is a guard against abuse, not what is measured here.
@@ -64,6 +67,23 @@ def ours(port, files, kind="oxigraph", store_path=None, extra=()):
     if store_path is not None:
         command += ["--store-path", str(store_path)]
     return command
+
+
+def ours_gunicorn(port):
+    """The production command of docs/endpoint.md (gunicorn, one process with threads; it keeps
+    connections alive, where serve.py's Werkzeug server closes each after one answer). Its settings
+    come from the environment (gunicorn_env). --timeout: loading a large library is silent for longer
+    than gunicorn's default 30 s, after which it would kill the loading process."""
+    return [executable("gunicorn"), "--workers", "1", "--threads", "8", "--limit-request-line", "8190",
+            "--timeout", "900", "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
+
+
+def gunicorn_env(our_env, files, store_path=None):
+    """serve.py's options of ours() as the MSC_KG_ settings create_app() reads under gunicorn."""
+    env = {**our_env, "MSC_KG_QUERY_TIMEOUT": "300", "MSC_KG_DATA_FILES": ",".join(map(str, files))}
+    if store_path is not None:
+        env["MSC_KG_STORE_PATH"] = str(store_path)
+    return env
 
 
 def oxigraph_load(files, location, named=True):
@@ -94,6 +114,10 @@ def measure(name, command, port, endpoint, args, logs, env=None, page=False):
                          timeout=args.start_timeout) as server:
         figures = {"start": server.started}
         print(f"  {name}: first answer after {server.started:.1f} s; load", file=sys.stderr, flush=True)
+        if args.warmup:
+            # Untimed, the same for every server: caches filled (each of our query workers parses a
+            # query text once, 0.3-13 ms in rdflib), pages read from disk.
+            loadgen.run_load(port, mix(endpoint), 4, args.warmup, max_seconds=args.max_seconds)
         load = loadgen.run_load(port, mix(endpoint), 4, args.seconds, minimum=args.min_runs,
                                 max_seconds=args.max_seconds)
         figures.update(seconds=load.seconds, times=load.times, errors=load.errors, sizes=load.sizes)
@@ -113,7 +137,11 @@ def run_size(size, args):
     extra = args.our_arg
     servers = [(OURS, lambda port: ours(port, files, extra=extra), "/sparql", our_env, True),
                (ON_DISK, lambda port: ours(port, files, store_path=data / "ours-store", extra=extra),
-                "/sparql", our_env, False)]
+                "/sparql", our_env, False),
+               (GUNICORN, ours_gunicorn, "/sparql", gunicorn_env(our_env, files), False),
+               # After ON_DISK, which leaves the store loaded: this one opens it as it is.
+               (GUNICORN_DISK, ours_gunicorn, "/sparql", gunicorn_env(our_env, files, data / "ours-store"),
+                False)]
     if size <= args.memory_max:
         servers.append((OURS_RDFLIB, lambda port: ours(port, files, kind="memory", extra=extra),
                         "/sparql", our_env, False))
@@ -157,19 +185,22 @@ def seed_start(args):
 
 def report(all_results, args):
     sizes = [s for s in all_results if s != "seed start"]
+    warmup = f" --warmup {args.warmup:g}" if args.warmup else ""
+    warmed = f", after {args.warmup:g} s of the same load untimed," if args.warmup else ""
     chosen = (f" --servers {args.servers}" if args.servers else "") + "".join(
         f" --our-arg={arg}" for arg in args.our_arg)
     lines = [HEADING + f" ({', '.join(f'{s:,}' for s in sizes)} studies)", "",
              f"Machine: {loadgen.machine()}.", "",
              f"`python bench/http_servers.py --sizes {','.join(map(str, sizes))} --seconds {args.seconds:g} "
-             f"--min-runs {args.min_runs}{chosen}`: each server alone on 127.0.0.1, one after the other; the "
-             "query mix of bench/queries at concurrency 4 (keep-alive clients, each going round the mix) "
-             f"for {args.seconds:g} s and until every query was answered {args.min_runs} times; latency "
-             "of the 200 answers, in ms. Ours: serve.py (Flask's threaded server, "
+             f"--min-runs {args.min_runs}{warmup}{chosen}`: each server alone on 127.0.0.1, one after the "
+             "other; the query mix of bench/queries at concurrency 4 (keep-alive clients, each going round "
+             f"the mix){warmed} for {args.seconds:g} s and until every query was answered {args.min_runs} "
+             "times; latency of the 200 answers, in ms. Ours: serve.py (Flask's threaded server, "
              f"{' '.join(args.our_arg) or str(DEFAULTS['WORKERS']) + ' query workers (the default)'}, "
              "--timeout 300, --no-validate, MSC_KG_MAX_ROWS and MSC_KG_MAX_RESULT_BYTES raised so that no "
              "answer is cut, MSC_KG_CLIENT_BUDGET so that none is refused"
-             f"{'; also ' + ', '.join(args.our_env) if args.our_env else ''}). "
+             f"{'; also ' + ', '.join(args.our_env) if args.our_env else ''}); ours, gunicorn: the "
+             "production command of docs/endpoint.md (one process, 8 threads) with the same settings. "
              "oxigraph serve: `oxigraph load` per file into its named graph, then "
              "`serve --union-default-graph`. rdflib-endpoint: `rdflib-endpoint serve FILES`.", ""]
     lines.append(f"Our server's start to first answer at seed size (ontology/ and data/): "
@@ -204,6 +235,10 @@ def report(all_results, args):
             ratios.append(("ours/oxigraph serve", OURS, OX_SERVE))
         if ON_DISK in good and OX_SERVE in good:
             ratios.append(("ours on disk/oxigraph serve", ON_DISK, OX_SERVE))
+        if GUNICORN in good and OX_SERVE in good:
+            ratios.append(("ours, gunicorn/oxigraph serve", GUNICORN, OX_SERVE))
+        if GUNICORN_DISK in good and OX_SERVE in good:
+            ratios.append(("ours, gunicorn, on disk/oxigraph serve", GUNICORN_DISK, OX_SERVE))
         if OURS in good and RDFLIB in good:
             ratios.append(("rdflib-endpoint/ours", RDFLIB, OURS))
         lines += ["", f"| query | {header} | {' | '.join(r[0] for r in ratios)} |",
@@ -246,6 +281,8 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=30, help="load per server (default 30 s)")
     parser.add_argument("--max-seconds", type=float, default=600,
                         help="stop a server's load after this long in any case (default 600)")
+    parser.add_argument("--warmup", type=float, default=0,
+                        help="seconds of the same load, untimed, before the timed one (default 0)")
     parser.add_argument("--min-runs", type=int, default=5, help="answers per query at least (default 5)")
     parser.add_argument("--page-runs", type=int, default=200, help="study page requests (default 200)")
     parser.add_argument("--memory-max", type=int, default=10000,
