@@ -49,6 +49,8 @@ SHORT = {OURS: "ours", ON_DISK: "ours-disk", OURS_RDFLIB: "ours-rdflib", GUNICOR
 OUR_ENV = {"MSC_KG_MAX_ROWS": "100000000", "MSC_KG_MAX_RESULT_BYTES": str(4 * 1024 ** 3),
            "MSC_KG_CLIENT_BUDGET": "1000000"}
 STUDY_PAGE = "/study/synthetic-000042"
+# The mix's look-ups of one study or author (milliseconds alone); the rest scan the library.
+LOOKUPS = ("01-study-by-iri", "06-author-studies-indications", "09-construct-outcomes", "12-describe-study")
 
 
 def executable(name):
@@ -121,6 +123,15 @@ def measure(name, command, port, endpoint, args, logs, env=None, page=False):
         load = loadgen.run_load(port, mix(endpoint), 4, args.seconds, minimum=args.min_runs,
                                 max_seconds=args.max_seconds)
         figures.update(seconds=load.seconds, times=load.times, errors=load.errors, sizes=load.sizes)
+        if args.split:
+            # Three clients go round the scans, one round the look-ups: many look-up samples, each
+            # met by the same scan load.
+            requests = mix(endpoint)
+            scans = [r for r in requests if r.label not in LOOKUPS]
+            lookups = [r for r in requests if r.label in LOOKUPS]
+            split = loadgen.run_load(port, [], 0, args.split, minimum=0, max_seconds=args.max_seconds,
+                                     rounds=[scans[i:] + scans[:i] for i in (0, 3, 6)] + [lookups])
+            figures["split"] = {label: split.times[label] for label in LOOKUPS}
         if page:
             request = [Request("page", STUDY_PAGE, {"Accept": "text/html"})]
             pages = loadgen.run_load(port, request, 1, 60, limit=args.page_runs, max_seconds=60)
@@ -266,6 +277,15 @@ def report(all_results, args):
                 geo **= 1 / len(values)
                 lines.append(f"\n{label}: geometric mean of the per-query median ratios {geo:.2f}x "
                              f"(range {min(values):.2f}-{max(values):.2f}x).")
+        split = [n for n in good if results[n].get("split")]
+        if split:
+            lines += ["", "Look-ups under scans (`--split`: three clients going round the scans, one round "
+                      "the look-ups), p50 / p90 ms (answers):", "",
+                      "| server | " + " | ".join(LOOKUPS) + " |", "|---|" + "---|" * len(LOOKUPS)]
+            for name in split:
+                cells = [f"{ms(median(t))} / {ms(percentile(t, 90))} ({len(t)})"
+                         for t in (results[name]["split"][label] for label in LOOKUPS)]
+                lines.append(f"| {name} | {' | '.join(cells)} |")
         if results.get(OURS, {}).get("page", {}).get("times"):
             page = results[OURS]["page"]
             errors = f", errors {page['errors']}" if page["errors"] else ""
@@ -283,6 +303,8 @@ def main(argv=None):
                         help="stop a server's load after this long in any case (default 600)")
     parser.add_argument("--warmup", type=float, default=0,
                         help="seconds of the same load, untimed, before the timed one (default 0)")
+    parser.add_argument("--split", type=float, default=0,
+                        help="then seconds of three clients on the scans and one on the look-ups (default 0)")
     parser.add_argument("--min-runs", type=int, default=5, help="answers per query at least (default 5)")
     parser.add_argument("--page-runs", type=int, default=200, help="study page requests (default 200)")
     parser.add_argument("--memory-max", type=int, default=10000,

@@ -136,15 +136,20 @@ class Load:
 
 
 def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_seconds=None, timeout=120,
-             one_address=False):
+             one_address=False, rounds=None):
     """concurrency keep-alive clients, each going round the requests (from its own starting point),
     until seconds have passed and every request was answered at least minimum times; stops in any
-    case after max_seconds (default 5 x seconds) or limit requests in all.
+    case after max_seconds (default 5 x seconds) or limit requests in all. rounds, when given, is
+    one list of requests per client instead (concurrency and requests are then ignored).
 
     Each client connects from its own loopback address (127.0.0.2, .3, ...; Linux routes all of
     127/8 to lo), so a server that tells clients apart by address (our admission limits) sees as many
     clients as there are; one_address=True sends them all from 127.0.0.1."""
-    load = Load(times={r.label: [] for r in requests}, errors={r.label: {} for r in requests})
+    if rounds is None:
+        step = max(len(requests) // concurrency, 1)
+        rounds = [requests[i * step:] + requests[:i * step] for i in range(concurrency)]
+    labels = dict.fromkeys(r.label for mine in rounds for r in mine)
+    load = Load(times={label: [] for label in labels}, errors={label: {} for label in labels})
     lock = threading.Lock()
     began = time.perf_counter()
     hard_stop = began + (max_seconds or 5 * seconds)
@@ -156,15 +161,15 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
             return True
         return now - began >= seconds and all(len(t) >= minimum for t in load.times.values())
 
-    def client(offset, source):
+    def client(mine, source):
         connection = None
-        index = offset
+        index = 0
         while True:
             with lock:
                 if enough():
                     break
                 sent[0] += 1
-            request = requests[index % len(requests)]
+            request = mine[index % len(mine)]
             index += 1
             if connection is None:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
@@ -193,9 +198,8 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
         if connection is not None:
             connection.close()
 
-    step = max(len(requests) // concurrency, 1)
-    sources = ["127.0.0.1" if one_address else f"127.0.0.{2 + i}" for i in range(concurrency)]
-    threads = [threading.Thread(target=client, args=(i * step, sources[i])) for i in range(concurrency)]
+    sources = ["127.0.0.1" if one_address else f"127.0.0.{2 + i}" for i in range(len(rounds))]
+    threads = [threading.Thread(target=client, args=pair) for pair in zip(rounds, sources, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -42,7 +42,10 @@ def test_generating_again_leaves_unchanged_files_as_they_are(tmp_path):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    seen = set()  # (path, client address)
+
     def do_GET(self):  # noqa: N802 (the name http.server calls)
+        self.seen.add((self.path, self.client_address[0]))
         status = 200 if self.path == "/ok" else 503
         self.send_response(status)
         self.send_header("Content-Length", "2")
@@ -67,3 +70,19 @@ def test_a_load_counts_answers_and_errors_by_status_and_stops():
     assert len(load.times["good"]) >= 3 and load.times["bad"] == []
     assert load.errors["bad"] == {503: load.count - len(load.times["good"])}
     assert load.count <= 400 and load.seconds < 10
+
+
+def test_with_rounds_each_client_goes_round_its_own_requests():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Handler.seen = set()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        good, bad = loadgen.Request("good", "/ok", {}), loadgen.Request("bad", "/busy", {})
+        load = loadgen.run_load(server.server_address[1], [], 0, 0.2, minimum=2, max_seconds=10, limit=200,
+                                rounds=[[good], [bad]])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Handler.seen == {("/ok", "127.0.0.2"), ("/busy", "127.0.0.3")}
+    assert len(load.times["good"]) >= 2 and sum(load.errors["bad"].values()) >= 2
