@@ -74,10 +74,9 @@ def ours(port, files, kind="oxigraph", store_path=None, extra=()):
 def ours_gunicorn(port):
     """The production command of docs/endpoint.md (gunicorn, one process with threads; it keeps
     connections alive, where serve.py's Werkzeug server closes each after one answer). Its settings
-    come from the environment (gunicorn_env). --timeout: loading a large library is silent for longer
-    than gunicorn's default 30 s, after which it would kill the loading process."""
+    come from the environment (gunicorn_env)."""
     return [executable("gunicorn"), "--workers", "1", "--threads", "8", "--limit-request-line", "8190",
-            "--timeout", "900", "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
+            "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
 
 
 def gunicorn_env(our_env, files, store_path=None):
@@ -196,7 +195,8 @@ def seed_start(args):
 
 def report(all_results, args):
     sizes = [s for s in all_results if s != "seed start"]
-    warmup = f" --warmup {args.warmup:g}" if args.warmup else ""
+    options = (("warmup", args.warmup), ("split", args.split))
+    warmup = "".join(f" --{name} {value:g}" for name, value in options if value)
     warmed = f", after {args.warmup:g} s of the same load untimed," if args.warmup else ""
     chosen = (f" --servers {args.servers}" if args.servers else "") + "".join(
         f" --our-arg={arg}" for arg in args.our_arg)

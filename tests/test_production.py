@@ -23,8 +23,7 @@ def gunicorn(environment):
     port = free_port()
     log = tempfile.TemporaryFile()
     command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
-               "--limit-request-line", "8190", "--timeout", "600", "--bind", f"127.0.0.1:{port}",
-               "kg.web.app:create_app()"]
+               "--limit-request-line", "8190", "--bind", f"127.0.0.1:{port}", "kg.web.app:create_app()"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, **environment})
     try:
