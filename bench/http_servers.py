@@ -10,8 +10,11 @@ For each size: generate the library (bench/generate.py), then start, one after t
 127.0.0.1, our server (serve.py) on the oxigraph store in memory, on disk (--store-path) and, up to
 --memory-max studies, on rdflib's memory store; `oxigraph serve` on a store filled by `oxigraph
 load`, one named graph per file and --union-default-graph (our default graph is the union too); and,
-up to --rdflib-max studies, rdflib-endpoint. Each gets the query mix of bench/queries/*.rq at
-concurrency 4 (keep-alive clients) for --seconds, every query at least --min-runs times. Also:
+up to --rdflib-max studies, rdflib-endpoint; and our production command (gunicorn, decision 0012)
+in memory and on disk, the latter over the store the serve.py run left loaded. Each gets the query
+mix of bench/queries/*.rq at concurrency 4 (keep-alive clients) for --seconds, every query at least
+--min-runs times, after --warmup seconds of the same load untimed; with --split, then three clients
+on the scans and one on the look-ups. Also:
 start to first answer of each server (and of ours at seed size, and a second start of the on-disk
 store), and the HTML study page of ours (--page-runs sequential requests).
 """
@@ -128,6 +131,8 @@ def measure(name, command, port, endpoint, args, logs, env=None, page=False):
             requests = mix(endpoint)
             scans = [r for r in requests if r.label not in LOOKUPS]
             lookups = [r for r in requests if r.label in LOOKUPS]
+            if len(lookups) != len(LOOKUPS):
+                raise SystemExit(f"--split needs the queries {', '.join(LOOKUPS)} in bench/queries")
             split = loadgen.run_load(port, [], 0, args.split, minimum=0, max_seconds=args.max_seconds,
                                      rounds=[scans[i:] + scans[:i] for i in (0, 3, 6)] + [lookups])
             figures["split"] = {label: split.times[label] for label in LOOKUPS}
@@ -211,7 +216,8 @@ def report(all_results, args):
              "--timeout 300, --no-validate, MSC_KG_MAX_ROWS and MSC_KG_MAX_RESULT_BYTES raised so that no "
              "answer is cut, MSC_KG_CLIENT_BUDGET so that none is refused"
              f"{'; also ' + ', '.join(args.our_env) if args.our_env else ''}); ours, gunicorn: the "
-             "production command of docs/endpoint.md (one process, 8 threads) with the same settings. "
+             "production command of docs/endpoint.md (one process, 8 threads) with the same MSC_KG_ "
+             "settings and the default workers (--our-arg is serve.py's only). "
              "oxigraph serve: `oxigraph load` per file into its named graph, then "
              "`serve --union-default-graph`. rdflib-endpoint: `rdflib-endpoint serve FILES`.", ""]
     lines.append(f"Our server's start to first answer at seed size (ontology/ and data/): "

@@ -147,7 +147,8 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
     clients as there are; one_address=True sends them all from 127.0.0.1."""
     if rounds is None:
         step = max(len(requests) // concurrency, 1)
-        rounds = [requests[i * step:] + requests[:i * step] for i in range(concurrency)]
+        starts = [i * step % len(requests) for i in range(concurrency)]
+        rounds = [requests[k:] + requests[:k] for k in starts]
     labels = dict.fromkeys(r.label for mine in rounds for r in mine)
     load = Load(times={label: [] for label in labels}, errors={label: {} for label in labels})
     lock = threading.Lock()

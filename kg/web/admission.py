@@ -177,15 +177,16 @@ class Admission:
 
     def spent(self, client):
         """Worker seconds client used within the window, its running queries included."""
-        now = self._clock()
-        if now - self._swept > self.window:
-            self._sweep(now)
-        finished = 0.0
-        turns = self._spent.get(client)
-        if turns is not None:
-            turns.forget_before(now - self.window)
-            finished = turns.total
-        return finished + sum(now - t.began for t in self._running.get(client, ()))
+        with self._cond:  # re-entrant: _check_budget calls this holding it
+            now = self._clock()
+            if now - self._swept > self.window:
+                self._sweep(now)
+            finished = 0.0
+            turns = self._spent.get(client)
+            if turns is not None:
+                turns.forget_before(now - self.window)
+                finished = turns.total
+            return finished + sum(now - t.began for t in self._running.get(client, ()))
 
     def _sweep(self, now):
         """Forget clients whose turns all left the window, so memory stays bounded."""
