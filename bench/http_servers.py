@@ -134,7 +134,7 @@ def measure(name, command, port, endpoint, args, logs, env=None, page=False):
             if len(lookups) != len(LOOKUPS):
                 raise SystemExit(f"--split needs the queries {', '.join(LOOKUPS)} in bench/queries")
             split = loadgen.run_load(port, [], 0, args.split, minimum=0, max_seconds=args.max_seconds,
-                                     rounds=[scans[i:] + scans[:i] for i in (0, 3, 6)] + [lookups])
+                                     rounds=[*loadgen.rotations(scans, 3), lookups])
             figures["split"] = {label: split.times[label] for label in LOOKUPS}
         if page:
             request = [Request("page", STUDY_PAGE, {"Accept": "text/html"})]

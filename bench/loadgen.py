@@ -135,6 +135,13 @@ class Load:
         return [t for times in self.times.values() for t in times]
 
 
+def rotations(requests, count):
+    """count copies of requests, each starting further along, so clients going round them at once
+    do not all ask the same thing at the same time."""
+    step = max(len(requests) // count, 1)
+    return [requests[k:] + requests[:k] for k in (i * step % len(requests) for i in range(count))]
+
+
 def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_seconds=None, timeout=120,
              one_address=False, rounds=None):
     """concurrency keep-alive clients, each going round the requests (from its own starting point),
@@ -146,9 +153,7 @@ def run_load(port, requests, concurrency, seconds, minimum=1, limit=None, max_se
     127/8 to lo), so a server that tells clients apart by address (our admission limits) sees as many
     clients as there are; one_address=True sends them all from 127.0.0.1."""
     if rounds is None:
-        step = max(len(requests) // concurrency, 1)
-        starts = [i * step % len(requests) for i in range(concurrency)]
-        rounds = [requests[k:] + requests[:k] for k in starts]
+        rounds = rotations(requests, concurrency)
     labels = dict.fromkeys(r.label for mine in rounds for r in mine)
     load = Load(times={label: [] for label in labels}, errors={label: {} for label in labels})
     lock = threading.Lock()

@@ -18,8 +18,8 @@ from kg import config, dataset, incremental
 
 GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
 IMPORTED_NS = time.time_ns()
-# A file system keeps mtimes to the clock tick (a few ms on Linux): a write that late after the
-# import could show an mtime before it.
+# A file system keeps mtimes to the clock tick (a few ms on Linux): a file written that soon after
+# this module was imported could show an mtime from before it.
 TICK_NS = 100_000_000
 
 

@@ -57,6 +57,9 @@ class _Turns:
         self.turns.append((end, seconds))
         self.total += seconds
 
+    def __iter__(self):
+        return iter(self.turns)
+
     def forget_before(self, cutoff):
         while self.turns and self.turns[0][0] <= cutoff:
             self.total -= self.turns.popleft()[1]
@@ -203,7 +206,7 @@ class Admission:
             return
         # Finished turns leave the window oldest first: wait until enough have left.
         now, excess, wait = self._clock(), spent - self.budget, self.window
-        for end, seconds in getattr(self._spent.get(client), "turns", ()):
+        for end, seconds in self._spent.get(client, ()):
             excess -= seconds
             if excess < 0:
                 wait = end + self.window - now
