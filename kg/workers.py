@@ -69,7 +69,8 @@ class WorkerPool:
     `handle(state, job)` per job.
 
     `init`, `after_fork` and `handle` must be importable module-level functions (the zygote is spawned).
-    `init` runs under memory_limit (RLIMIT_AS), which every worker inherits.
+    Each worker may grow by memory_limit bytes beyond what `init` left in the zygote (RLIMIT_AS,
+    set in the zygote after `init` and inherited).
     """
 
     def __init__(self, init, init_args=(), handle=None, size=2, memory_limit=None, start_timeout=300,

@@ -107,15 +107,18 @@ class Zygote:
 def _zygote_main(conn, init, init_args, after_fork, handle, memory_limit):
     # Ctrl-C goes to the whole process group; the pool decides when its processes stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_limit:
-        # A runaway query should kill its worker, not the machine; each worker inherits the limit.
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     try:
         state = init(*init_args)
     except KGError as exc:
         # Say why (a data file that does not parse, say) instead of dying without a word.
         conn.send(("failed", str(exc)))
         return
+    if memory_limit:
+        # A runaway query should kill its worker, not the machine; each worker inherits the limit.
+        # It is counted from what the loaded data take, so that a library of any size starts and
+        # every worker has the same room for its queries (decision 0013).
+        limit = address_space() + memory_limit
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # Objects loaded so far stay out of the collector's sweeps, which would copy their pages.
     gc.freeze()
     # The kernel reaps the workers that exit: no zombies pile up; the pool kills them by pidfd.
@@ -126,6 +129,15 @@ def _zygote_main(conn, init, init_args, after_fork, handle, memory_limit):
             _fork(conn, state, after_fork, handle)
     except (EOFError, OSError):
         return  # the pool is gone: its end of the pipe closed
+
+
+def address_space():
+    """The bytes of this process's address space (what RLIMIT_AS limits)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise ZygoteError("no VmSize in /proc/self/status")
 
 
 def _fork(conn, state, after_fork, handle):

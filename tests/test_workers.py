@@ -197,15 +197,24 @@ def test_close_leaves_no_worker_or_zygote_running(tmp_path):
     assert zygote not in children(os.getpid())
 
 
-def test_the_memory_limit_applies_to_every_forked_worker():
-    limit = 1024 ** 3
-    pool = WorkerPool(start, ("ready",), handle, size=2, memory_limit=limit)
+def hold(size):
+    """An init whose state holds size bytes, as a loaded store does."""
+    return {"tag": "ready", "data": bytearray(size)}
+
+
+@pytest.mark.parametrize("loaded", [0, 256 * 1024 ** 2])
+def test_every_worker_may_grow_by_the_memory_limit_beyond_the_loaded_data(loaded):
+    # Data larger than the limit still start (a library outgrowing the default must not stop the
+    # server), and each worker's queries get the limit's room above them.
+    limit = 128 * 1024 ** 2
+    pool = WorkerPool(hold, (loaded,), handle, size=2, memory_limit=limit)
     try:
-        assert on_every_worker(pool, ("limit", 0.5)) == [limit, limit]
+        limits = on_every_worker(pool, ("limit", 0.5))
+        assert len(set(limits)) == 1 and limits[0] > loaded + limit
         with pytest.raises(WorkerCrashed):
-            pool.run(("allocate", 2 * limit), timeout=10)
+            pool.run(("allocate", limits[0]), timeout=10)
         wait_for_idle(pool, 2)
-        assert pool.run(("allocate", 10 * 1024 ** 2), timeout=10) == 10 * 1024 ** 2
+        assert pool.run(("allocate", limit // 2), timeout=10) == limit // 2
     finally:
         pool.close()
 
