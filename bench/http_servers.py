@@ -124,7 +124,8 @@ def measure(name, command, port, endpoint, args, logs, env=None, page=False):
             loadgen.run_load(port, mix(endpoint), 4, args.warmup, max_seconds=args.max_seconds)
         load = loadgen.run_load(port, mix(endpoint), 4, args.seconds, minimum=args.min_runs,
                                 max_seconds=args.max_seconds)
-        figures.update(seconds=load.seconds, times=load.times, errors=load.errors, sizes=load.sizes)
+        figures.update(seconds=load.seconds, times=load.times, errors=load.errors, sizes=load.sizes,
+                       memory=loadgen.memory_mib(server.process))
         if args.split:
             # Three clients go round the scans, one round the look-ups: many look-up samples, each
             # met by the same scan load.
@@ -226,18 +227,19 @@ def report(all_results, args):
         results = all_results[size]
         names = [n for n in results if isinstance(results[n], dict)]
         lines += ["", f"### {size:,} studies", "",
-                  "| server | start to first answer s | requests | errors | req/s | p50 all | p99 all |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| server | start to first answer s | requests | errors | req/s | p50 all | p99 all "
+                  "| memory after the load, MiB (PSS) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for name in names:
             figures = results[name]
             if "failed" in figures:
-                lines.append(f"| {name} | failed: {figures['failed']} | | | | | |")
+                lines.append(f"| {name} | failed: {figures['failed']} | | | | | | |")
                 continue
             times = [t for ts in figures["times"].values() for t in ts]
             errors = sum(sum(e.values()) for e in figures["errors"].values())
             lines.append(f"| {name} | {figures['start']:.2f} | {len(times) + errors:,} | {errors} | "
                          f"{(len(times) + errors) / figures['seconds']:,.1f} | {ms(median(times))} | "
-                         f"{ms(percentile(times, 99))} |")
+                         f"{ms(percentile(times, 99))} | {figures.get('memory', 0):,.0f} |")
         lines.append("")
         if "on-disk second start" in results:
             lines.append(f"Our on-disk store, second start (the store directory exists): "

@@ -87,6 +87,21 @@ def stop(process):
             process.wait()
 
 
+def memory_mib(process):
+    """The memory of process's group (a server with its query workers), in MiB: the sum of its
+    processes' PSS, which counts a page shared by n of them as 1/n to each."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The fields after the command name, which may hold spaces: state, ppid, pgrp, ...
+            if int(status.read_text().rpartition(")")[2].split()[2]) != process.pid:
+                continue
+            for line in (status.parent / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
 def fetch(port, path, headers, timeout=30):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

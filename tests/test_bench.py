@@ -1,6 +1,7 @@
 """The benchmark scripts' own parts: the generator's data is valid and stable, the load counts errors."""
 
 import os
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,3 +87,18 @@ def test_with_rounds_each_client_goes_round_its_own_requests():
         server.server_close()
     assert Handler.seen == {("/ok", "127.0.0.2"), ("/busy", "127.0.0.3")}
     assert len(load.times["good"]) >= 2 and sum(load.errors["bad"].values()) >= 2
+
+
+def test_memory_counts_every_process_of_the_servers_group():
+    # A parent and its child, each holding 64 MiB it wrote to, in a group of their own as a server is.
+    hold = ("b = bytearray(64 << 20); import sys; sys.stdout.write('ok\\n'); sys.stdout.flush(); "
+            "sys.stdin.read()")
+    spawn = f"import subprocess, sys; c = subprocess.Popen([sys.executable, '-c', {hold!r}]); {hold}"
+    parent = subprocess.Popen([sys.executable, "-c", spawn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              start_new_session=True, text=True)
+    try:
+        assert parent.stdout.readline() == "ok\n" and parent.stdout.readline() == "ok\n"
+        assert 128 <= loadgen.memory_mib(parent) < 512
+    finally:
+        loadgen.stop(parent)
+    assert loadgen.memory_mib(parent) == 0
