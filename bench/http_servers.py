@@ -9,7 +9,8 @@
 For each size: generate the library (bench/generate.py), then start, one after the other on
 127.0.0.1, our server (serve.py) on the oxigraph store in memory, on disk (--store-path) and, up to
 --memory-max studies, on rdflib's memory store; `oxigraph serve` on a store filled by `oxigraph
-load`, one named graph per file and --union-default-graph (our default graph is the union too); and,
+load`, one named graph per file and --union-default-graph (our default graph is the union too), and
+in memory (no --location), filled through its Graph Store Protocol; and,
 up to --rdflib-max studies, rdflib-endpoint; and our production command (gunicorn, decision 0012)
 in memory and on disk, the latter over the store the serve.py run left loaded. Each gets the query
 mix of bench/queries/*.rq at concurrency 4 (keep-alive clients) for --seconds, every query at least
@@ -20,12 +21,14 @@ store), and the HTML study page of ours (--page-runs sequential requests).
 """
 
 import argparse
+import http.client
 import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import generate
 import loadgen
@@ -39,13 +42,14 @@ OURS = "ours (oxigraph, memory)"
 RDFLIB = "rdflib-endpoint"
 OX_SERVE = "oxigraph serve"
 OX_DEFAULT = "oxigraph serve (one default graph)"
+OX_MEMORY = "oxigraph serve (memory)"
 ON_DISK = "ours (oxigraph, on disk)"
 OURS_RDFLIB = "ours (rdflib memory store)"
 GUNICORN = "ours, gunicorn (oxigraph, memory)"
 GUNICORN_DISK = "ours, gunicorn (oxigraph, on disk)"
 SHORT = {OURS: "ours", ON_DISK: "ours-disk", OURS_RDFLIB: "ours-rdflib", GUNICORN: "ours-gunicorn",
          GUNICORN_DISK: "ours-gunicorn-disk", OX_SERVE: "oxigraph", OX_DEFAULT: "oxigraph-default",
-         RDFLIB: "rdflib-endpoint"}
+         OX_MEMORY: "oxigraph-memory", RDFLIB: "rdflib-endpoint"}
 # Answers as large as oxigraph serve's: our default row and byte limits would cut query 10 at 10k.
 # And no 429s: each load client going round the mix at 10k uses about the default budget of worker
 # time (30 s a minute), which is a guard against abuse, not what is measured here.
@@ -105,18 +109,39 @@ def oxigraph_load(files, location, named=True):
     return time.perf_counter() - started
 
 
+def post_files(port, files):
+    """Fill a running `oxigraph serve` without --location (in memory) through its Graph Store
+    Protocol, each file into its named graph; returns seconds."""
+    started = time.perf_counter()
+    for file in files:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+        try:
+            connection.request("POST", f"/store?graph={quote(str(dataset.graph_name(file)), safe='')}",
+                               body=file.read_bytes(), headers={"Content-Type": "text/turtle"})
+            response = connection.getresponse()
+            body = response.read()
+            if response.status not in (200, 201, 204):
+                raise RuntimeError(f"oxigraph serve refused {file}: {response.status} {body[:200]!r}")
+        finally:
+            connection.close()
+    return time.perf_counter() - started
+
+
 def mix(endpoint):
     return [Request(path.stem, loadgen.query_path(endpoint, path.read_text()),
                     {"Accept": loadgen.accept_for(path.read_text())}) for path in loadgen.QUERIES]
 
 
-def measure(name, command, port, endpoint, args, logs, env=None, page=False):
-    """Start one server, run the mix against it (and the study page), stop it: its figures."""
+def measure(name, command, port, endpoint, args, logs, env=None, page=False, fill=None):
+    """Start one server, fill it (fill(port) when given: a server that starts empty), run the mix
+    against it (and the study page), stop it: its figures."""
     ready = loadgen.query_path(endpoint, "ASK {}")
     print(f"  {name}: starting", file=sys.stderr, flush=True)
     with loadgen.running(name.replace(" ", "-"), command, port, ready, logs, env=env,
                          timeout=args.start_timeout) as server:
         figures = {"start": server.started}
+        if fill is not None:
+            figures["fill"] = fill(port)
         print(f"  {name}: first answer after {server.started:.1f} s; load", file=sys.stderr, flush=True)
         if args.warmup:
             # Untimed, the same for every server: caches filled (each of our query workers parses a
@@ -165,6 +190,10 @@ def run_size(size, args):
     servers.append((OX_SERVE, lambda port: [executable("oxigraph"), "serve", "--location", str(location),
                                             "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
                     "/query", None, False))
+    # In memory, as our default store: `oxigraph serve` without --location starts empty and is filled
+    # over HTTP, one named graph per file, the union as default graph.
+    servers.append((OX_MEMORY, lambda port: [executable("oxigraph"), "serve", "--bind", f"127.0.0.1:{port}",
+                                             "--union-default-graph"], "/query", None, False))
     # The same data in the default graph, no union: what the union costs oxigraph.
     servers.append((OX_DEFAULT, lambda port: [executable("oxigraph"), "serve", "--location", str(location),
                                               "--bind", f"127.0.0.1:{port}"], "/query", None, False))
@@ -178,7 +207,8 @@ def run_size(size, args):
             results[f"{name} load s"] = oxigraph_load(files, location, named=name == OX_SERVE)
         port = loadgen.free_port()
         try:
-            results[name] = measure(name, command(port), port, endpoint, args, logs, env, page)
+            fill = (lambda port: post_files(port, files)) if name == OX_MEMORY else None
+            results[name] = measure(name, command(port), port, endpoint, args, logs, env, page, fill)
         except RuntimeError as exc:
             results[name] = {"failed": str(exc)}
     if ON_DISK in dict((s[0], s) for s in servers) and "failed" not in results[ON_DISK]:
@@ -220,7 +250,9 @@ def report(all_results, args):
              "production command of docs/endpoint.md (one process, 8 threads) with the same MSC_KG_ "
              "settings and the default workers (--our-arg is serve.py's only). "
              "oxigraph serve: `oxigraph load` per file into its named graph, then "
-             "`serve --union-default-graph`. rdflib-endpoint: `rdflib-endpoint serve FILES`.", ""]
+             "`serve --union-default-graph`; oxigraph serve (memory): `serve --union-default-graph` "
+             "without --location, filled after it started by POST /store?graph= per file. "
+             "rdflib-endpoint: `rdflib-endpoint serve FILES`.", ""]
     lines.append(f"Our server's start to first answer at seed size (ontology/ and data/): "
                  f"{all_results['seed start']:.2f} s.")
     for size in sizes:
@@ -247,6 +279,9 @@ def report(all_results, args):
         for name in (OX_SERVE, OX_DEFAULT):
             if f"{name} load s" in results:
                 lines.append(f"`oxigraph load` for {name}: {results[f'{name} load s']:.1f} s.")
+        if "fill" in results.get(OX_MEMORY, {}):
+            lines.append(f"{OX_MEMORY} filled through its Graph Store Protocol (one POST /store?graph= a "
+                         f"file) after it started: {results[OX_MEMORY]['fill']:.1f} s.")
         good = [n for n in names if "failed" not in results[n]]
         header = " | ".join(f"{n} p50 / p99" for n in good)
         ratios = []
@@ -258,6 +293,10 @@ def report(all_results, args):
             ratios.append(("ours, gunicorn/oxigraph serve", GUNICORN, OX_SERVE))
         if GUNICORN_DISK in good and OX_SERVE in good:
             ratios.append(("ours, gunicorn, on disk/oxigraph serve", GUNICORN_DISK, OX_SERVE))
+        if OURS in good and OX_MEMORY in good:
+            ratios.append(("ours/oxigraph serve (memory)", OURS, OX_MEMORY))
+        if GUNICORN in good and OX_MEMORY in good:
+            ratios.append(("ours, gunicorn/oxigraph serve (memory)", GUNICORN, OX_MEMORY))
         if OURS in good and RDFLIB in good:
             ratios.append(("rdflib-endpoint/ours", RDFLIB, OURS))
         lines += ["", f"| query | {header} | {' | '.join(r[0] for r in ratios)} |",
