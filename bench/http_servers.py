@@ -120,6 +120,9 @@ def post_files(port, files):
                                body=file.read_bytes(), headers={"Content-Type": "text/turtle"})
             response = connection.getresponse()
             body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise RuntimeError(f"filling oxigraph serve with {file} failed: {exc}") from None
+        else:
             if response.status not in (200, 201, 204):
                 raise RuntimeError(f"oxigraph serve refused {file}: {response.status} {body[:200]!r}")
         finally:
@@ -363,7 +366,7 @@ def main(argv=None):
     parser.add_argument("--skip", default="", help="servers to leave out, comma-separated")
     parser.add_argument("--start-timeout", type=float, default=900, help="seconds a server may take to start")
     parser.add_argument("--our-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for our server, e.g. MSC_KG_WORKER_MEMORY_BYTES=12884901888")
+                        help="a setting for our server, e.g. MSC_KG_WORKERS=2")
     parser.add_argument("--our-arg", action="append", default=[], metavar="ARG",
                         help="an option for our servers (serve.py), e.g. --our-arg=--workers=4")
     parser.add_argument("--write", action="store_true", help="replace this run's section in RESULTS.md")

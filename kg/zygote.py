@@ -117,8 +117,15 @@ def _zygote_main(conn, init, init_args, after_fork, handle, memory_limit):
         # A runaway query should kill its worker, not the machine; each worker inherits the limit.
         # It is counted from what the loaded data take, so that a library of any size starts and
         # every worker has the same room for its queries (decision 0013).
-        limit = address_space() + memory_limit
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            limit = address_space() + memory_limit
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            if hard != resource.RLIM_INFINITY:
+                limit = min(limit, hard)  # a limit set from outside (ulimit -v) may only be lowered
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (OSError, ValueError, ZygoteError) as exc:
+            conn.send(("failed", f"the workers' memory limit could not be set: {exc}"))
+            return
     # Objects loaded so far stay out of the collector's sweeps, which would copy their pages.
     gc.freeze()
     # The kernel reaps the workers that exit: no zombies pile up; the pool kills them by pidfd.

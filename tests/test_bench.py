@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -101,4 +102,8 @@ def test_memory_counts_every_process_of_the_servers_group():
         assert 128 <= loadgen.memory_mib(parent) < 512
     finally:
         loadgen.stop(parent)
+    # stop() waits for the parent; the child may take a moment longer to be gone.
+    deadline = time.monotonic() + 10
+    while loadgen.memory_mib(parent) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert loadgen.memory_mib(parent) == 0

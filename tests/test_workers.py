@@ -197,6 +197,11 @@ def test_close_leaves_no_worker_or_zygote_running(tmp_path):
     assert zygote not in children(os.getpid())
 
 
+def address_space_of(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+
+
 def hold(size):
     """An init whose state holds size bytes, as a loaded store does."""
     return {"tag": "ready", "data": bytearray(size)}
@@ -211,6 +216,8 @@ def test_every_worker_may_grow_by_the_memory_limit_beyond_the_loaded_data(loaded
     try:
         limits = on_every_worker(pool, ("limit", 0.5))
         assert len(set(limits)) == 1 and limits[0] > loaded + limit
+        # The room is the setting, counted from the zygote's address space once it has loaded.
+        assert limits[0] - limit <= address_space_of(pool.zygote_pid)
         with pytest.raises(WorkerCrashed):
             pool.run(("allocate", limits[0]), timeout=10)
         wait_for_idle(pool, 2)
