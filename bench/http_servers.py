@@ -122,11 +122,10 @@ def post_files(port, files):
             body = response.read()
         except (OSError, http.client.HTTPException) as exc:
             raise RuntimeError(f"filling oxigraph serve with {file} failed: {exc}") from None
-        else:
-            if response.status not in (200, 201, 204):
-                raise RuntimeError(f"oxigraph serve refused {file}: {response.status} {body[:200]!r}")
         finally:
             connection.close()
+        if response.status not in (200, 201, 204):
+            raise RuntimeError(f"oxigraph serve refused {file}: {response.status} {body[:200]!r}")
     return time.perf_counter() - started
 
 

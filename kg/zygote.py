@@ -138,13 +138,13 @@ def _zygote_main(conn, init, init_args, after_fork, handle, memory_limit):
         return  # the pool is gone: its end of the pipe closed
 
 
-def address_space():
-    """The bytes of this process's address space (what RLIMIT_AS limits)."""
-    with open("/proc/self/status") as status:
+def address_space(pid="self"):
+    """The bytes of a process's address space (what RLIMIT_AS limits); this process's by default."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
-    raise ZygoteError("no VmSize in /proc/self/status")
+    raise ZygoteError(f"no VmSize in /proc/{pid}/status")
 
 
 def _fork(conn, state, after_fork, handle):

@@ -15,6 +15,7 @@ from kg.endpoint import answer, open_after_fork, open_for_worker
 from kg.errors import KGError
 from kg.store import open_store
 from kg.workers import PoolBusy, WorkerCrashed, WorkerPool, WorkTimeout
+from kg.zygote import address_space
 from tests.live import alive, children
 
 
@@ -197,11 +198,6 @@ def test_close_leaves_no_worker_or_zygote_running(tmp_path):
     assert zygote not in children(os.getpid())
 
 
-def address_space_of(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-
-
 def hold(size):
     """An init whose state holds size bytes, as a loaded store does."""
     return {"tag": "ready", "data": bytearray(size)}
@@ -217,7 +213,7 @@ def test_every_worker_may_grow_by_the_memory_limit_beyond_the_loaded_data(loaded
         limits = on_every_worker(pool, ("limit", 0.5))
         assert len(set(limits)) == 1 and limits[0] > loaded + limit
         # The room is the setting, counted from the zygote's address space once it has loaded.
-        assert limits[0] - limit <= address_space_of(pool.zygote_pid)
+        assert limits[0] - limit <= address_space(pool.zygote_pid)
         with pytest.raises(WorkerCrashed):
             pool.run(("allocate", limits[0]), timeout=10)
         wait_for_idle(pool, 2)
