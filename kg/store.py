@@ -182,10 +182,8 @@ class OxigraphStore(Store):
                 raise DataParseError(dataset.display_path(file), reason, exc.lineno, exc.offset) from None
             except OSError as exc:
                 raise DataParseError(dataset.display_path(file), exc.strerror or str(exc)) from None
-        # Oxigraph's own union (use_default_graph_as_union) is the RDF merge only while no triple is in
-        # two graphs: it counts such a triple twice, where rdflib and the merge count it once. Then,
-        # and only then, a copy of every triple goes into the default graph (_holds_merge tells
-        # later which layout a store has); it doubles the store and made scans 1.2-2.3x slower.
+        # Oxigraph's own union counts a triple stated in two graphs twice; only then is every triple
+        # copied into the default graph, which doubles the store and slows scans (decision 0014).
         # The copy runs inside oxigraph: a Python list of every quad cost 1.5x the store's memory.
         if _distinct_triples(self._store) != len(self._store):
             self._store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
@@ -283,10 +281,9 @@ def _distinct_triples(store):
 
 
 def _holds_merge(store):
-    """Whether the default graph holds a copy of every named graph's triples (OxigraphStore._load):
-    then a named graph's triple is in the default graph too, which the other layout never has. Read
-    off the store, so that a store on disk opened by another process, or loaded by an older msc-kg
-    (which always copied), is queried as it was loaded."""
+    """Whether the default graph holds the copy _load makes (then a named graph's triple is in it too,
+    which the union layout never has). Read off the store, so that a store on disk opened by another
+    process, or loaded by an older msc-kg (which always copied), is queried as it was loaded."""
     for graph in store.named_graphs():
         for quad in store.quads_for_pattern(None, None, None, graph):
             copy = store.quads_for_pattern(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
